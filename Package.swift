@@ -1,0 +1,54 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "vfio-warden",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "vfio-warden", targets: ["vfio-warden"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // libudev, through pkg-config; Debian's libudev-dev provides it.
+        .systemLibrary(
+            name: "CUdev",
+            pkgConfig: "libudev",
+            providers: [.apt(["libudev-dev"])]
+        ),
+        // Typed reads and writes under a configurable sysfs root.
+        .target(
+            name: "Sysfs",
+            dependencies: [.product(name: "SystemPackage", package: "swift-system")]
+        ),
+        // The device / IOMMU group graph: scan, incremental apply, viability.
+        .target(
+            name: "Topology",
+            dependencies: ["Sysfs"]
+        ),
+        // The libudev monitor as an AsyncSequence of Sendable events.
+        .target(
+            name: "Udev",
+            dependencies: ["CUdev", "Topology", "Sysfs"]
+        ),
+        // Generated sysfs trees and a kernel that behaves like Linux for what the agent writes.
+        .target(
+            name: "SimulatedKernel",
+            dependencies: ["Sysfs", "Topology"]
+        ),
+        .executableTarget(
+            name: "vfio-warden",
+            dependencies: [
+                "Sysfs", "Topology", "Udev", "SimulatedKernel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "SysfsTests", dependencies: ["Sysfs", "SimulatedKernel"]),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology", "Sysfs", "SimulatedKernel"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

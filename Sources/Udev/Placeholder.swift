@@ -1,0 +1,1 @@
+// The libudev monitor lands here (UdevMonitor.swift).
