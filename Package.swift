@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // libudev, through pkg-config; Debian's libudev-dev provides it.
@@ -39,16 +40,34 @@ let package = Package(
             name: "SimulatedKernel",
             dependencies: ["Sysfs", "Topology"]
         ),
+        // What `list`, `show` and `watch` print: table, JSON and libvirt XML renderings of the graph.
+        .target(
+            name: "Reports",
+            dependencies: ["Sysfs", "Topology"]
+        ),
+        // The append-only, hash-chained journal of every state transition.
+        .target(
+            name: "Journal",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto"), "Sysfs"]
+        ),
         .executableTarget(
             name: "vfio-warden",
             dependencies: [
-                "Sysfs", "Topology", "Udev", "SimulatedKernel",
+                "Sysfs", "Topology", "Udev", "SimulatedKernel", "Reports", "Journal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "SysfsTests", dependencies: ["Sysfs", "SimulatedKernel"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Sysfs", "SimulatedKernel"]),
+        .testTarget(
+            name: "ReportsTests",
+            dependencies: ["Reports", "Topology", "Sysfs", "SimulatedKernel"],
+            resources: [.copy("Golden")]
+        ),
+        .testTarget(name: "UdevTests", dependencies: ["Udev", "Topology", "Sysfs"]),
+        .testTarget(name: "SimulatedKernelTests", dependencies: ["SimulatedKernel", "Topology", "Sysfs"]),
+        .testTarget(name: "JournalTests", dependencies: ["Journal"]),
     ],
     swiftLanguageModes: [.v6]
 )

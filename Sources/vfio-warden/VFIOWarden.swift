@@ -1,0 +1,25 @@
+import ArgumentParser
+
+/// `vfio-warden`: keeps PCI passthrough safe. One executable, one subcommand per job.
+@main
+struct VFIOWarden: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vfio-warden",
+        abstract: "Keep PCI passthrough safe: IOMMU groups, isolation, enforcement and a journal.",
+        discussion: """
+            vfio-warden keeps a live graph of PCI devices and IOMMU groups, shows which groups could be given \
+            to a guest and why not, and (as `agent`) keeps every member of an assigned group on vfio-pci.
+
+            Every command reads sysfs under --sysfs-root (default /sys), so it can be pointed at a `snapshot` \
+            or a simulated tree instead of the running kernel.
+            """,
+        version: VersionInfo.version,
+        subcommands: [
+            // One line per subcommand; keep this list the only place they are registered.
+        ]
+    )
+}
+
+enum VersionInfo {
+    static let version = "0.1.0"
+}

@@ -1,0 +1,5 @@
+import Testing
+
+@Suite struct ReportsPlaceholderTests {
+    @Test func moduleBuilds() {}
+}

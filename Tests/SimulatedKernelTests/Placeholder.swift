@@ -1,0 +1,5 @@
+import Testing
+
+@Suite struct SimulatedKernelPlaceholderTests {
+    @Test func moduleBuilds() {}
+}

@@ -1,0 +1,5 @@
+import Testing
+
+@Suite struct UdevPlaceholderTests {
+    @Test func moduleBuilds() {}
+}
