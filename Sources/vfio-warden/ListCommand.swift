@@ -19,7 +19,8 @@ struct ListCommand: ParsableCommand {
     @OptionGroup var format: FormatOptions
 
     func run() throws {
-        let graph = try scanGraph(global.root)
+        let root = try global.resolvedRoot()
+        let graph = try scanGraph(root.root)
         let report = TopologyReport(graph)
         switch format.format {
         case .table: StandardOutput.write(TableRenderer.render(report))

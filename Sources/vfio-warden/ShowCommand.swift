@@ -27,12 +27,13 @@ struct ShowCommand: ParsableCommand {
 
     func run() throws {
         let parsed = try PCIAddress.parse(address)
-        let graph = try scanGraph(global.root)
+        let root = try global.resolvedRoot()
+        let graph = try scanGraph(root.root)
         let report: DeviceDetailReport
         do {
             report = try DeviceDetailReport(parsed, in: graph)
         } catch {
-            throw CommandFailure("\(error) (sysfs root \(global.root))")
+            throw CommandFailure("\(error) (sysfs root \(global.sysfsRoot))")
         }
         switch format.format {
         case .table: StandardOutput.write(TableRenderer.render(report))

@@ -11,3 +11,12 @@ enum StandardOutput {
         bytes.removeAll()
     }
 }
+
+/// Warnings and errors that are not the command's output.
+enum StandardError {
+    static func write(_ text: String) {
+        Array(text.utf8).withUnsafeBytes { buffer in
+            _ = try? FileDescriptor.standardError.writeAll(buffer)
+        }
+    }
+}

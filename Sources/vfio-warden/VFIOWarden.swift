@@ -19,6 +19,7 @@ struct VFIOWarden: AsyncParsableCommand {
             ListCommand.self,
             ShowCommand.self,
             ExampleTreeCommand.self,
+            SnapshotCommand.self,
         ]
     )
 }
