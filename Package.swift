@@ -45,6 +45,11 @@ let package = Package(
             name: "Reports",
             dependencies: ["Sysfs", "Topology"]
         ),
+        // Planner (pure: graph + verdicts + assignments → steps) and executor (sysfs writes, verification, rollback).
+        .target(
+            name: "Enforcement",
+            dependencies: ["Sysfs", "Topology"]
+        ),
         // The append-only, hash-chained journal of every state transition.
         .target(
             name: "Journal",
@@ -53,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "vfio-warden",
             dependencies: [
-                "Sysfs", "Topology", "Udev", "SimulatedKernel", "Reports", "Journal",
+                "Sysfs", "Topology", "Udev", "SimulatedKernel", "Reports", "Journal", "Enforcement",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -68,6 +73,7 @@ let package = Package(
         .testTarget(name: "UdevTests", dependencies: ["Udev", "Topology", "Sysfs"]),
         .testTarget(name: "SimulatedKernelTests", dependencies: ["SimulatedKernel", "Topology", "Sysfs"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal"]),
+        .testTarget(name: "EnforcementTests", dependencies: ["Enforcement", "Topology", "Sysfs", "SimulatedKernel"]),
     ],
     swiftLanguageModes: [.v6]
 )
