@@ -38,7 +38,7 @@ let package = Package(
         // Generated sysfs trees and a kernel that behaves like Linux for what the agent writes.
         .target(
             name: "SimulatedKernel",
-            dependencies: ["Sysfs", "Topology"]
+            dependencies: ["Sysfs", "Topology", .product(name: "SystemPackage", package: "swift-system")]
         ),
         // What `list`, `show` and `watch` print: table, JSON and libvirt XML renderings of the graph.
         .target(
@@ -66,7 +66,10 @@ let package = Package(
             resources: [.copy("Golden")]
         ),
         .testTarget(name: "UdevTests", dependencies: ["Udev", "Topology", "Sysfs"]),
-        .testTarget(name: "SimulatedKernelTests", dependencies: ["SimulatedKernel", "Topology", "Sysfs"]),
+        .testTarget(
+            name: "SimulatedKernelTests",
+            dependencies: ["SimulatedKernel", "Topology", "Sysfs", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         .testTarget(name: "JournalTests", dependencies: ["Journal"]),
     ],
     swiftLanguageModes: [.v6]
