@@ -38,7 +38,8 @@ let package = Package(
         // Generated sysfs trees and a kernel that behaves like Linux for what the agent writes.
         .target(
             name: "SimulatedKernel",
-            dependencies: ["Sysfs", "Topology", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: ["Sysfs", "Topology", .product(name: "SystemPackage", package: "swift-system")],
+            exclude: ["README.md"]
         ),
         // What `list`, `show` and `watch` print: table, JSON and libvirt XML renderings of the graph.
         .target(
