@@ -210,12 +210,16 @@ extension SimulatedKernel: SysfsAttributeWriter {
     // MARK: Bus and driver files
 
     /// `drivers_probe_store` (drivers/base/bus.c): an unknown device is `ENODEV`; otherwise an unbound device
-    /// is offered to every driver (`device_attach`) and the write succeeds whether or not one binds (probe
-    /// failures are swallowed). A bound device is left alone. With `driver_override` set, only that driver
-    /// can bind (`none`: none can).
+    /// is offered to every driver (`device_attach`) and the write succeeds whether or not one binds: a driver's
+    /// probe failing is not an error. A bound device is left alone. With `driver_override` set, only that
+    /// driver can bind (`none`: none can). One failure does surface: when the matching driver is a DMA host
+    /// driver and a VFIO user owns the group, `pci_dma_configure` fails before the probe, `device_attach`
+    /// returns it negative and `drivers_probe_store` turns any negative result into `EINVAL`.
     func driversProbeStore(_ value: String, path: String, state: inout State) throws {
         guard let address = deviceNamed(value) else { throw failure(.operationNotSupportedByDevice, path) }
-        _ = try deviceAttachLocked(address, state: &state)
+        if try deviceAttachReportingLocked(address, state: &state).failure != nil {
+            throw failure(.invalidArgument, path)
+        }
     }
 
     /// `bus_rescan_store`: a number; nonzero rescans (`pci_rescan_bus`), bringing back removed devices.

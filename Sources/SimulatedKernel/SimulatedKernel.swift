@@ -382,15 +382,23 @@ public final class SimulatedKernel: Sendable {
     }
 
     /// `__device_attach`: offers an unbound device to each loaded driver in turn; the first that matches and
-    /// probes binds it. Probe failures are not errors here (the next driver gets its chance).
+    /// probes binds it. A failure of the driver's own probe (`pci_device_probe`: a VF that may not be probed,
+    /// a device the driver turns down) is positive in `really_probe` and lets the next driver try; a failure
+    /// before it (`pci_dma_configure`'s `EBUSY` while a VFIO user owns the group) is negative and ends the
+    /// walk: it is returned as `failure`, and callers other than `drivers_probe` ignore it.
     func deviceAttachLocked(_ address: PCIAddress, state: inout State) throws -> DeviceEvent? {
-        guard isPresent(address), boundDriver(address) == nil else { return nil }
+        try deviceAttachReportingLocked(address, state: &state).event
+    }
+
+    func deviceAttachReportingLocked(_ address: PCIAddress, state: inout State) throws -> (event: DeviceEvent?, failure: Errno?) {
+        guard isPresent(address), boundDriver(address) == nil else { return (nil, nil) }
         for driver in loadedDrivers(state: &state) where matches(driver, address, state: &state) {
+            if let errno = dmaOwnershipConflict(address, driver: driver, state: &state) { return (nil, errno) }
             if probeFailure(driver, address, state: &state) == nil {
-                return try attachLocked(address, driver: driver, state: &state)
+                return (try attachLocked(address, driver: driver, state: &state), nil)
             }
         }
-        return nil
+        return (nil, nil)
     }
 
     /// `driver_attach`: offers every unbound device, in address order, to one driver.

@@ -190,6 +190,23 @@ import Sysfs
         #expect(f.takeEvents() == ["bind 0000:03:01.0 DRIVER=e1000"])
     }
 
+    @Test func `a hot-plugged device is added, then claimed by the loaded driver whose table matches`() throws {
+        let f = try Fixture(); defer { f.cleanUp() }
+        let spec = DeviceSpec(.literal("0000:03:03.0"), vendor: 0x8086, device: 0x100e, classCode: 0x020000,
+                              group: 4, parent: Q35.pciBridge)
+        let events = try f.kernel.hotplug(spec, probe: true)
+        #expect(summary(events) == ["add 0000:03:03.0", "bind 0000:03:03.0 DRIVER=e1000"])
+        #expect(events.first?.devpath == "/devices/pci0000:00/0000:00:02.0/0000:03:03.0")
+        #expect(f.driver(spec.address) == "e1000")
+        #expect(f.takeEvents() == summary(events))
+    }
+
+    @Test func `the bind happening releases the previous driver first`() throws {
+        let f = try Fixture(); defer { f.cleanUp() }
+        #expect(summary(try f.kernel.bind(Q35.e1000, driver: "vfio-pci")) == ["unbind 0000:03:01.0", "bind 0000:03:01.0 DRIVER=vfio-pci"])
+        #expect(f.driver(Q35.e1000) == "vfio-pci")
+    }
+
     @Test func `a module that is not loaded has no bind file`() throws {
         let f = try Fixture(); defer { f.cleanUp() }
         #expect(f.writeErrno(Q35.e1000.description, to: driverFile("igb", "bind")) == .noSuchFileOrDirectory)

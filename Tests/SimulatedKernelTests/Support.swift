@@ -51,6 +51,16 @@ final class Fixture {
         }
     }
 
+    /// The errno `openGroup` fails with, `nil` when it succeeds (the group then stays open).
+    func openGroupErrno(_ group: Int) -> Errno? {
+        do {
+            _ = try kernel.openGroup(group)
+            return nil
+        } catch {
+            return error.errno
+        }
+    }
+
     /// The events emitted since the last call, as `ACTION ADDRESS [DRIVER=name]`.
     func takeEvents() -> [String] {
         summary(kernel.takeEmittedEvents())
