@@ -9,6 +9,9 @@ import Topology
 /// store function (`vendor`, `class`…) with `EACCES`, as kernfs refuses to open it for writing. Errors carry
 /// the absolute path. An empty value is written as `"\n"`, as ``SysfsRoot/write(_:to:)`` does.
 extension SimulatedKernel: SysfsAttributeWriter {
+    /// Writes `value` to the attribute at `relative` as one `write(2)` to sysfs would: armed faults fire first
+    /// (see ``inject(_:on:_:)``), then the attribute's store function runs under the kernel lock, changing the
+    /// tree and emitting events to ``events(bufferLimit:)`` subscribers. Throws the errno the kernel would return.
     public func write(_ value: String, to relative: String) throws(SysfsError) {
         let path = Self.normalise(relative)
         let full = root.absolute(path)

@@ -557,6 +557,11 @@ public final class SimulatedKernel: Sendable {
         var events: [DeviceEvent] = []
         for index in 0..<count {
             guard let name = try tree.root.linkName("\(directory)/virtfn\(index)"), let vf = PCIAddress(name) else { continue }
+            // A VF removed on its own (its `remove`, a surprise removal) left its PF's `virtfnN` dangling.
+            guard isPresent(vf) else {
+                try tree.unlinkVF(index: index, of: pf)
+                continue
+            }
             if let event = try detachLocked(vf, state: &state) { events.append(event) }
             let vfDirectory = try tree.deviceDirectory(vf)
             let group = group(of: vf)

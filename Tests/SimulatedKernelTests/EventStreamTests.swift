@@ -60,3 +60,31 @@ import Topology
         #expect(await iterator.next() == .device(burst[0]))
     }
 }
+
+@Suite struct ConcurrentWriteTests {
+    @Test func `concurrent writers through SysfsAttributeWriter are serialised: SEQNUM strictly increases and every unbind pairs with a bind`() async throws {
+        let f = try Fixture(); defer { f.cleanUp() }
+        let writer: any SysfsAttributeWriter = f.kernel
+        let devices: [(PCIAddress, String)] = [(Q35.e1000, "e1000"), (Q35.virtio, "virtio-pci"), (Q35.e1000e, "e1000e"), (Q35.ahci, "ahci")]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (address, driver) in devices {
+                group.addTask {
+                    for _ in 0..<20 {
+                        try writer.write(address.description, to: driverFile(driver, "unbind"))
+                        try writer.write(address.description, to: driverFile(driver, "bind"))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let events = f.kernel.takeEmittedEvents()
+        #expect(events.count == 4 * 20 * 2)
+        let seqnums = events.compactMap(\.seqnum)
+        #expect(seqnums == Array(seqnums.first!..<(seqnums.first! + UInt64(events.count))))
+        for (address, driver) in devices {
+            let own = summary(events.filter { $0.address == address })
+            #expect(own == Array(repeating: ["unbind \(address)", "bind \(address) DRIVER=\(driver)"], count: 20).flatMap { $0 })
+            #expect(f.driver(address) == driver)
+        }
+    }
+}

@@ -28,6 +28,24 @@ import Topology
         #expect(!f.isPresent(Q35.nvme) && !f.isPresent(Q35.vf1))
     }
 
+    @Test func `a VF removed on its own leaves its PF's virtfn link dangling until SR-IOV is disabled`() throws {
+        let f = try Fixture(); defer { f.cleanUp() }
+        try f.kernel.write("2", to: attribute(.sriovNumVFs, Q35.nvme))
+        _ = f.takeEvents()
+        try f.kernel.write("1", to: attribute(.remove, Q35.vf1))
+        #expect(f.takeEvents() == ["unbind 0000:02:00.1", "remove 0000:02:00.1"])
+        #expect(f.root.existsWithoutFollowing("\(PCIPaths.device(Q35.nvme))/virtfn0"))
+        #expect(!f.root.exists("\(PCIPaths.device(Q35.nvme))/virtfn0"))
+        #expect(try f.root.read(attribute(.sriovNumVFs, Q35.nvme)) == "2")
+        try f.kernel.write("0", to: attribute(.sriovNumVFs, Q35.nvme))
+        #expect(f.takeEvents() == ["unbind 0000:02:00.2", "remove 0000:02:00.2"])
+        #expect(!f.root.existsWithoutFollowing("\(PCIPaths.device(Q35.nvme))/virtfn0"))
+        // A rescan does not bring VFs back.
+        try f.kernel.write("1", to: PCIPaths.rescan)
+        #expect(!f.isPresent(Q35.vf1))
+        #expect(f.takeEvents() == [])
+    }
+
     @Test func `writing 0 to remove does nothing and a non-number is EINVAL`() throws {
         let f = try Fixture(); defer { f.cleanUp() }
         try f.kernel.write("0", to: attribute(.remove, Q35.e1000))
