@@ -1,3 +1,4 @@
+import SystemPackage
 import Sysfs
 
 /// One entry of a PCI driver's id table or of its dynamic ids (`struct pci_device_id`): vendor, device,
@@ -78,17 +79,26 @@ public struct SimulatedDriver: Sendable, Hashable {
     /// `driver_managed_dma`: the driver does not use the kernel's default DMA domain, so it may bind while a
     /// VFIO user owns the group (vfio-pci, pci-stub, pcieport). Everything else is a DMA host driver.
     public var managesDMA: Bool
-    /// Devices whose probe fails with `-ENODEV` although the table matched (pcieport turns down the
-    /// PCIe-to-PCI bridge, `pcie_portdrv_probe` only takes ports).
+    /// Devices whose probe fails although the table (or `driver_override`) matched: pcieport turns down the
+    /// PCIe-to-PCI bridge (`pcie_portdrv_probe` only takes ports: `ENODEV`), vfio-pci every bridge
+    /// (`vfio_pci_core_register_device` takes header type 0 only: `EINVAL`).
     public var probeRejects: [PCIDeviceID]
+    /// The error such a probe fails with; an explicit `bind` returns it.
+    public var probeRejectionErrno: Errno
+    /// Whether the probe refuses a PF whose VFs are enabled with `EBUSY` (vfio-pci: "Cannot bind to PF with
+    /// SR-IOV enabled", `vfio_pci_core_register_device`).
+    public var refusesPFWithVFs: Bool
 
     public init(_ name: String, ids: [PCIDeviceID] = [], supportsSRIOVConfigure: Bool = false, managesDMA: Bool = false,
-                probeRejects: [PCIDeviceID] = []) {
+                probeRejects: [PCIDeviceID] = [], probeRejectionErrno: Errno = .operationNotSupportedByDevice,
+                refusesPFWithVFs: Bool = false) {
         self.name = name
         self.idTable = ids
         self.supportsSRIOVConfigure = supportsSRIOVConfigure
         self.managesDMA = managesDMA
         self.probeRejects = probeRejects
+        self.probeRejectionErrno = probeRejectionErrno
+        self.refusesPFWithVFs = refusesPFWithVFs
     }
 }
 
@@ -122,7 +132,8 @@ public struct DriverCatalogue: Sendable {
     /// - `nvme` class 010802 (with `sriov_configure`), `ahci` class 010601
     /// - `pcieport` class 060400, turning down the PCIe-to-PCI bridge 1b36:000e; manages DMA
     /// - `pci-stub` and `vfio-pci`: no ids, manage DMA; vfio-pci's `sriov_configure` refuses with `-ENOENT`
-    ///   unless loaded with `enable_sriov=1`, so it is modelled as not supporting it.
+    ///   unless loaded with `enable_sriov=1`, so it is modelled as not supporting it; vfio-pci's probe refuses
+    ///   bridges (`EINVAL`) and PFs with VFs enabled (`EBUSY`).
     public static let linux = DriverCatalogue([
         SimulatedDriver("ahci", ids: [.class(0x010601)]),
         SimulatedDriver("bochs-drm", ids: [PCIDeviceID(vendor: 0x1234, device: 0x1111)]),
@@ -134,7 +145,9 @@ public struct DriverCatalogue: Sendable {
         SimulatedDriver("pci-stub", managesDMA: true),
         SimulatedDriver("pcieport", ids: [.class(0x060400)], managesDMA: true,
                         probeRejects: [PCIDeviceID(vendor: 0x1b36, device: 0x000e)]),
-        SimulatedDriver("vfio-pci", managesDMA: true),
+        SimulatedDriver("vfio-pci", managesDMA: true,
+                        probeRejects: [.class(0x060400, mask: 0xFFFF00), .class(0x060900, mask: 0xFFFF00)],
+                        probeRejectionErrno: .invalidArgument, refusesPFWithVFs: true),
         SimulatedDriver("virtio-pci", ids: [PCIDeviceID(vendor: 0x1af4)]),
     ])
 }

@@ -367,16 +367,20 @@ public final class SimulatedKernel: Sendable {
 
     /// Why `really_probe` of a matched driver fails, `nil` if it binds: the DMA ownership conflict (`EBUSY`),
     /// then `pci_device_can_probe` (a VF of a PF with `sriov_drivers_autoprobe` 0 and no `driver_override`
-    /// cannot be probed: `ENODEV`), then the driver's own `probe()` turning the device down (`ENODEV`).
+    /// cannot be probed: `ENODEV`), then the driver's own `probe()` turning the device down (``SimulatedDriver/probeRejectionErrno``).
     func probeFailure(_ driverName: String, _ address: PCIAddress, state: inout State) -> Errno? {
         if let errno = dmaOwnershipConflict(address, driver: driverName, state: &state) { return errno }
         if let pf = physfn(of: address), driverOverride(address) == nil,
            (try? root.read(PCIPaths.attribute(.sriovDriversAutoprobe, of: pf))) == "0" {
             return .operationNotSupportedByDevice
         }
-        if let identity = identity(of: address),
-           state.catalogue.driver(named: driverName).probeRejects.contains(where: { $0.matches(identity) }) {
-            return .operationNotSupportedByDevice
+        let driver = state.catalogue.driver(named: driverName)
+        if driver.refusesPFWithVFs,
+           let count = (try? root.read(PCIPaths.attribute(.sriovNumVFs, of: address))).flatMap({ Int($0) }), count > 0 {
+            return .resourceBusy
+        }
+        if let identity = identity(of: address), driver.probeRejects.contains(where: { $0.matches(identity) }) {
+            return driver.probeRejectionErrno
         }
         return nil
     }

@@ -122,6 +122,15 @@ import Sysfs
         #expect(f.takeEvents() == [])
     }
 
+    @Test func `vfio-pci's probe refuses a bridge: bind is EINVAL, drivers_probe succeeds with nothing bound`() throws {
+        let f = try Fixture(); defer { f.cleanUp() }
+        try f.kernel.write("vfio-pci", to: attribute(.driverOverride, Q35.pciBridge))
+        #expect(f.writeErrno(Q35.pciBridge.description, to: driverFile("vfio-pci", "bind")) == .invalidArgument)
+        try f.kernel.write(Q35.pciBridge.description, to: PCIPaths.driversProbe)
+        #expect(f.driver(Q35.pciBridge) == nil)
+        #expect(f.takeEvents() == [])
+    }
+
     @Test func `new_id adds a dynamic id and binds unbound matching devices at once`() throws {
         let f = try Fixture(); defer { f.cleanUp() }
         try f.kernel.write(Q35.e1000.description, to: driverFile("e1000", "unbind"))

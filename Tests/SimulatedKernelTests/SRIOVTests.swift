@@ -113,6 +113,19 @@ import Topology
         #expect(!f.root.existsWithoutFollowing("\(PCIPaths.iommuGroups)/6"))
     }
 
+    @Test func `a PF unbound from its driver keeps its VFs, and vfio-pci refuses it with EBUSY while they exist`() throws {
+        let f = try Fixture(); defer { f.cleanUp() }
+        try f.kernel.write("1", to: attribute(.sriovNumVFs, Q35.nvme))
+        try f.kernel.write("vfio-pci", to: attribute(.driverOverride, Q35.nvme))
+        try f.kernel.write(Q35.nvme.description, to: driverFile("nvme", "unbind"))
+        _ = f.takeEvents()
+        #expect(f.isPresent(Q35.vf1))
+        #expect(try f.root.read(attribute(.sriovNumVFs, Q35.nvme)) == "1")
+        #expect(f.writeErrno(Q35.nvme.description, to: driverFile("vfio-pci", "bind")) == .resourceBusy)
+        #expect(f.driver(Q35.nvme) == nil)
+        #expect(f.takeEvents() == [])
+    }
+
     @Test(arguments: [("1", "1"), ("y", "1"), ("on", "1"), ("0\n", "0"), ("N", "0"), ("off", "0")])
     func `sriov_drivers_autoprobe takes kstrtobool values`(value: String, shown: String) throws {
         let f = try Fixture(); defer { f.cleanUp() }
