@@ -38,7 +38,8 @@ let package = Package(
         // Generated sysfs trees and a kernel that behaves like Linux for what the agent writes.
         .target(
             name: "SimulatedKernel",
-            dependencies: ["Sysfs", "Topology"]
+            dependencies: ["Sysfs", "Topology", .product(name: "SystemPackage", package: "swift-system")],
+            exclude: ["README.md"]
         ),
         // What `list`, `show` and `watch` print: table, JSON and libvirt XML renderings of the graph.
         .target(
@@ -71,7 +72,10 @@ let package = Package(
             exclude: ["Golden"]
         ),
         .testTarget(name: "UdevTests", dependencies: ["Udev", "Topology", "Sysfs"]),
-        .testTarget(name: "SimulatedKernelTests", dependencies: ["SimulatedKernel", "Topology", "Sysfs"]),
+        .testTarget(
+            name: "SimulatedKernelTests",
+            dependencies: ["SimulatedKernel", "Topology", "Sysfs", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         .testTarget(name: "JournalTests", dependencies: ["Journal"]),
         .testTarget(name: "EnforcementTests", dependencies: ["Enforcement", "Topology", "Sysfs", "SimulatedKernel"]),
     ],
