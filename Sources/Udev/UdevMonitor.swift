@@ -73,30 +73,34 @@ public final class UdevMonitor: AsyncSequence, Sendable {
         guard pipe(&pipeFDs) == 0 else {
             throw UdevError(operation: "pipe", what: "stop signal", errno: Errno(rawValue: errno))
         }
-        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        for fd in pipeFDs {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+        }
         let wake = WakePipe(readFD: pipeFDs[0], writeFD: pipeFDs[1])
         let (stream, continuation) = AsyncStream.makeStream(of: MonitorEvent.self, bufferingPolicy: .unbounded)
         let shared = MonitorThreadState(wake: wake)
         let setup = OneShot<Result<Void, UdevError>>()
         let go = OneShot<Bool>()
         let size = Int32(clamping: receiveBufferSize)
-        let thread: pthread_t
         do throws(UdevError) {
-            thread = try startThread(named: "udev-monitor") {
+            let thread = try startThread(named: "udev-monitor") {
                 MonitorThreadState.run(sourceName: sourceName, receiveBufferSize: size, shared: shared,
                                        continuation: continuation, setup: setup, go: go)
             }
+            shared.control.withLock { $0.thread = thread }
         } catch {
             wake.close()
             throw error
         }
         if case .failure(let error) = setup.wait() {
-            pthread_join(thread, nil)
-            wake.close()
+            shared.stop()
             throw error
         }
-        shared.control.withLock { $0.thread = thread }
-        continuation.onTermination = { _ in shared.stop() }
+        // Runs when the consumer stops iterating (cancelled task, dropped iterator) or the thread ends the
+        // stream. It may run inside a task's cancellation, which must not block: it only wakes the thread, and
+        // the thread, finding nobody waiting to join it, detaches itself.
+        continuation.onTermination = { _ in shared.requestStop() }
         self.events = stream
         self.shared = shared
         go.send(true)
@@ -107,56 +111,85 @@ public final class UdevMonitor: AsyncSequence, Sendable {
     }
 
     /// Wakes the monitor thread through its wake-up pipe, waits for it to free the libudev objects and end
-    /// (`pthread_join(3)`), and ends the sequence. Idempotent; called by the sequence's termination too.
+    /// (`pthread_join(3)`), and ends the sequence. Idempotent, thread-safe, blocking for as long as the thread
+    /// takes to leave `poll(2)` (microseconds). Ending iteration stops the monitor too, without waiting.
     public func stop() {
         shared.stop()
     }
 
     /// Whether the monitor thread was told to stop (or stopped by itself after a socket failure).
-    public var isStopped: Bool { shared.control.withLock { $0.stopping } }
+    public var isStopped: Bool { shared.control.withLock { $0.stopRequested } }
+
+    /// Whether the monitor thread has freed its libudev objects and ended (or is about to return).
+    public var hasEnded: Bool { shared.control.withLock { $0.ended } }
 
     /// Why the sequence ended by itself: a socket or `poll(2)` error. `nil` while running and after ``stop()``.
     public var failure: UdevError? { shared.control.withLock { $0.failure } }
 
     public var statistics: Statistics { shared.control.withLock { $0.statistics } }
+
+    /// Set when the receive buffer could not be raised to the size asked for because the process may not
+    /// exceed `net.core.rmem_max` (`SO_RCVBUFFORCE` needs `CAP_NET_ADMIN`): the monitor runs with the largest
+    /// buffer the kernel allows it.
+    public var receiveBufferLimited: UdevError? { shared.control.withLock { $0.receiveBufferLimited } }
 }
 
 /// What the monitor thread and the threads that stop it share.
+///
+/// Ending the thread: exactly one party releases its pthread. ``stop()`` claims the join and calls
+/// `pthread_join(3)`; a thread that ends with nobody having claimed the join (the consumer just stopped
+/// iterating, or the socket failed) claims it itself and calls `pthread_detach(3)`. Whoever claims it closes the
+/// wake-up pipe afterwards; writes to the pipe happen under the lock and only while it is open.
 final class MonitorThreadState: Sendable {
     struct Control: Sendable {
-        /// The monitor thread's handle, for `pthread_join(3)`; set once setup succeeded.
+        /// The monitor thread's handle, for `pthread_join(3)`; set right after `pthread_create(3)`.
         var thread: pthread_t?
-        /// `pthread_self()` of the monitor thread, set by the thread itself, to notice a stop from within it.
-        var monitorThread: pthread_t?
-        var stopping = false
+        var stopRequested = false
+        /// Someone (``stop()`` or the ending thread) took charge of releasing the pthread.
+        var releaseClaimed = false
+        var pipeClosed = false
+        var ended = false
         var failure: UdevError?
         var statistics = UdevMonitor.Statistics()
+        var receiveBufferLimited: UdevError?
     }
 
     let control = Mutex(Control())
-    /// The pipe that ends `poll(2)`; closed by ``stop()`` once the thread no longer polls it.
+    /// The pipe that ends `poll(2)`.
     let wake: WakePipe
+    /// Sent by the thread as its very last act: its libudev objects are freed.
+    let finished = OneShot<Bool>()
 
     init(wake: WakePipe) {
         self.wake = wake
     }
 
+    /// Asks the thread to end, without waiting (safe inside a task cancellation handler).
+    func requestStop() {
+        control.withLock { control in
+            control.stopRequested = true
+            if !control.pipeClosed { wake.signal() }
+        }
+    }
+
+    /// Asks the thread to end and waits until it has: joins it, or, when the thread already detached itself,
+    /// waits for its last signal.
     func stop() {
-        let plan: (thread: pthread_t?, fromMonitorThread: Bool)? = control.withLock { control in
-            guard !control.stopping else { return nil }
-            control.stopping = true
-            let fromMonitorThread = control.monitorThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
-            return (control.thread, fromMonitorThread)
+        let join: pthread_t? = control.withLock { control in
+            control.stopRequested = true
+            if !control.pipeClosed { wake.signal() }
+            guard !control.releaseClaimed else { return nil }
+            control.releaseClaimed = true
+            return control.thread
         }
-        guard let plan else { return }
-        if plan.fromMonitorThread {
-            // The thread ended the stream itself after a failure; it polls no more and ends right after this.
-            pthread_detach(pthread_self())
-        } else {
-            wake.signal()
-            if let thread = plan.thread { pthread_join(thread, nil) }
+        _ = finished.wait()
+        if let join {
+            pthread_join(join, nil)
+            control.withLock { control in
+                control.pipeClosed = true
+                wake.close()
+            }
         }
-        wake.close()
     }
 
     /// The monitor thread's body: setup, report, wait for the go-ahead, then poll and read until told to stop.
@@ -165,21 +198,29 @@ final class MonitorThreadState: Sendable {
         continuation: AsyncStream<MonitorEvent>.Continuation,
         setup: OneShot<Result<Void, UdevError>>, go: OneShot<Bool>
     ) {
-        shared.control.withLock { $0.monitorThread = pthread_self() }
-        let failure = withMonitor(sourceName: sourceName, receiveBufferSize: receiveBufferSize, setup: setup) { monitor, fd in
+        let failure = withMonitor(sourceName: sourceName, receiveBufferSize: receiveBufferSize, shared: shared, setup: setup) { monitor, fd in
             _ = go.wait()
             return pollLoop(monitor: monitor, fd: fd, sourceName: sourceName, shared: shared, continuation: continuation)
         }
         // libudev objects are freed by now.
-        guard let failure else { return }
-        shared.control.withLock { $0.failure = failure }
+        if let failure { shared.control.withLock { $0.failure = failure } }
         continuation.finish()
+        shared.control.withLock { control in
+            control.ended = true
+            if !control.releaseClaimed {
+                control.releaseClaimed = true
+                pthread_detach(pthread_self())
+                control.pipeClosed = true
+                shared.wake.close()
+            }
+        }
+        shared.finished.send(true)
     }
 
     /// Creates the libudev context and monitor, reports the setup result, runs `body`, and frees both objects
     /// (`udev_monitor_unref`, `udev_unref`) before returning. Returns a setup or run failure.
     static func withMonitor(
-        sourceName: String, receiveBufferSize: Int32, setup: OneShot<Result<Void, UdevError>>,
+        sourceName: String, receiveBufferSize: Int32, shared: MonitorThreadState, setup: OneShot<Result<Void, UdevError>>,
         body: (OpaquePointer, Int32) -> UdevError?
     ) -> UdevError? {
         func fail(_ operation: String, _ what: String, _ code: Int32) -> UdevError? {
@@ -198,7 +239,15 @@ final class MonitorThreadState: Sendable {
         var result = udev_monitor_filter_add_match_subsystem_devtype(monitor, "pci", nil)
         if result < 0 { return fail("udev_monitor_filter_add_match_subsystem_devtype", "subsystem pci", -result) }
         result = udev_monitor_set_receive_buffer_size(monitor, receiveBufferSize)
-        if result < 0 { return fail("udev_monitor_set_receive_buffer_size", "size \(receiveBufferSize)", -result) }
+        if result == -EPERM {
+            // Not privileged to exceed net.core.rmem_max (SO_RCVBUFFORCE): the buffer is as large as the kernel
+            // allows an unprivileged socket. Overflows are more likely but still reported; not a setup failure.
+            let note = UdevError(operation: "udev_monitor_set_receive_buffer_size", what: "size \(receiveBufferSize)",
+                                 errno: .notPermitted)
+            shared.control.withLock { $0.receiveBufferLimited = note }
+        } else if result < 0 {
+            return fail("udev_monitor_set_receive_buffer_size", "size \(receiveBufferSize)", -result)
+        }
         result = udev_monitor_enable_receiving(monitor)
         if result < 0 { return fail("udev_monitor_enable_receiving", "source \(sourceName)", -result) }
         let fd = udev_monitor_get_fd(monitor)

@@ -90,6 +90,9 @@ struct WatchCommand: AsyncParsableCommand {
             let source = (source ?? .udev).monitorSource
             let monitor = try UdevMonitor(source: source, receiveBufferSize: receiveBuffer)
             defer { monitor.stop() }
+            if let limited = monitor.receiveBufferLimited {
+                WatchPrinter.note("warning: \(limited); the socket keeps the largest buffer net.core.rmem_max allows")
+            }
             WatchPrinter.note("watching \(follower.graph.devices.count) devices in \(follower.graph.groups.count) groups under \(root); listening to \(source.rawValue) events")
             try await Self.withTimeout(timeout) {
                 var follower = follower
