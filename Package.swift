@@ -33,7 +33,7 @@ let package = Package(
         // The libudev monitor as an AsyncSequence of Sendable events.
         .target(
             name: "Udev",
-            dependencies: ["CUdev", "Topology", "Sysfs"]
+            dependencies: ["CUdev", "Topology", "Sysfs", .product(name: "SystemPackage", package: "swift-system")]
         ),
         // Generated sysfs trees and a kernel that behaves like Linux for what the agent writes.
         .target(
@@ -71,7 +71,7 @@ let package = Package(
             dependencies: ["Reports", "Topology", "Sysfs", "SimulatedKernel"],
             exclude: ["Golden"]
         ),
-        .testTarget(name: "UdevTests", dependencies: ["Udev", "Topology", "Sysfs"]),
+        .testTarget(name: "UdevTests", dependencies: ["Udev", "Topology", "Sysfs", "SimulatedKernel", "Reports"]),
         .testTarget(
             name: "SimulatedKernelTests",
             dependencies: ["SimulatedKernel", "Topology", "Sysfs", .product(name: "SystemPackage", package: "swift-system")]
