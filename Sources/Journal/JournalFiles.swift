@@ -68,8 +68,15 @@ public struct JournalDirectory: Sendable, Equatable {
 
 /// What `journal.head` holds: the last record the writer made durable.
 public struct JournalHead: Codable, Sendable, Equatable {
+    /// The last durable record.
     public var seq: UInt64
     public var hash: String
+    /// The first record that should still be present (1 until retention deletes a file).
+    public var first: UInt64?
+
+    public init(seq: UInt64, hash: String, first: UInt64? = nil) {
+        self.seq = seq; self.hash = hash; self.first = first
+    }
 }
 
 /// Thin wrappers over the system calls swift-system does not cover, throwing `JournalError`.

@@ -106,14 +106,17 @@ public enum JournalVerifier {
                         gaps.append((missing, report.problems.count - 1, line, record.seq))
                     }
                 }
-            } else if record.prev != JournalRecord.genesisHash {
-                if record.seq == 1 {
+            } else {
+                // The first record present: seq 1 starting the chain, or the oldest one retention kept.
+                let expectedFirst = head?.first ?? 1
+                if record.seq > expectedFirst {
+                    let what = record.seq - 1 == expectedFirst ? "record seq \(expectedFirst) is" : "records seq \(expectedFirst)...\(record.seq - 1) are"
+                    add(.missing, line, seq: record.seq, "\(what) missing before the first record: removed")
+                } else if record.seq == 1 && record.prev != JournalRecord.genesisHash {
                     add(.badStart, line, seq: record.seq, "the first record does not start the chain")
-                } else {
-                    report.notes.append("the chain starts at seq \(record.seq) in \(line.location) (earlier files removed by retention, or the start removed)")
+                } else if record.seq > 1 {
+                    report.notes.append("the chain starts at seq \(record.seq) in \(line.location): older files were removed by retention")
                 }
-            } else if record.seq != 1 {
-                add(.missing, line, seq: record.seq, "records seq 1...\(record.seq - 1) are missing before the first record: removed")
             }
             seen.insert(record.seq)
             if let p = previous, record.seq < p.seq {
@@ -141,7 +144,6 @@ public enum JournalVerifier {
             report.problems.append(VerifyProblem(kind: .truncated, file: JournalDirectory.currentName, line: 0, seq: nil,
                 message: "the journal holds no records but the writer committed up to seq \(head.seq)"))
         }
-        report.problems.sort { ($0.file == $1.file ? 0 : 1, 0) < ($1.file == $0.file ? 0 : 1, 0) }
         return report
     }
 

@@ -86,6 +86,7 @@ public final class JournalWriter: Sendable {
         var lastSeq: UInt64
         var lastHash: String
         var failure: JournalError?
+        var firstSeq: UInt64?
         var isClosed = false
         func closeFiles() {
             if isClosed { return }
@@ -122,6 +123,7 @@ public final class JournalWriter: Sendable {
             let head = try Sys.open(directory.headFile, .readWrite, options: [.create], permissions: [.ownerReadWrite, .groupRead])
             try Sys.fsyncDirectory(path)
             io = IOState(fd: fd, head: head, lock: lock, size: size, lastSeq: lastSeq, lastHash: lastHash)
+            io.firstSeq = try Self.firstSeq(directory)
         } catch {
             try? lock.close()
             throw error
@@ -252,6 +254,7 @@ public final class JournalWriter: Sendable {
                 io.size += Int64(buffer.count)
                 io.lastSeq = seq
                 io.lastHash = prev
+                if io.firstSeq == nil { io.firstSeq = records.first?.0.seq }
                 writeHead()
             }
         } catch {
@@ -270,7 +273,8 @@ public final class JournalWriter: Sendable {
     /// `journal.head`: the last durable seq and hash, overwritten in place and not fsynced; it can only lag
     /// behind the journal, never run ahead of it, so a journal that ends before it was truncated.
     func writeHead() {
-        let text = #"{"seq":\#(io.lastSeq),"hash":"\#(io.lastHash)"}"#
+        let first = io.firstSeq.map { #","first":\#($0)"# } ?? ""
+        let text = #"{"seq":\#(io.lastSeq),"hash":"\#(io.lastHash)"\#(first)}"#
         var bytes = Array(text.utf8)
         bytes += [UInt8](repeating: UInt8(ascii: " "), count: max(0, 127 - bytes.count))
         bytes.append(UInt8(ascii: "\n"))
@@ -297,6 +301,24 @@ public final class JournalWriter: Sendable {
                              permissions: [.ownerReadWrite, .groupRead])
         io.size = 0
         try Sys.fsyncDirectory(directory.path)
+        io.firstSeq = try Self.firstSeq(directory) ?? io.firstSeq
+    }
+
+    /// The seq of the oldest record present, nil when there is none.
+    static func firstSeq(_ directory: JournalDirectory) throws(JournalError) -> UInt64? {
+        for file in try directory.filesOldestFirst() {
+            var found: UInt64?
+            do {
+                try JournalReader.forEachLine(in: file) { line, _ in
+                    if line.terminated, let record = try? RecordCodec.decode(line.bytes) { found = record.seq }
+                    return false
+                }
+            } catch let error as JournalError { throw error } catch {
+                throw JournalError(operation: "read", path: file, detail: "\(error)")
+            }
+            if let found { return found }
+        }
+        return nil
     }
 
     static func takeLock(_ directory: JournalDirectory) throws(JournalError) -> FileDescriptor {

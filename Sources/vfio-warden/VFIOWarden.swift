@@ -16,6 +16,7 @@ struct VFIOWarden: AsyncParsableCommand {
         version: VersionInfo.version,
         subcommands: [
             // One line per subcommand; keep this list the only place they are registered.
+            JournalCommand.self,
         ]
     )
 }
