@@ -11,7 +11,8 @@ import Synchronization
 /// `PCI_SLOT_NAME` (once per device concerned), `IOMMU_GROUP` (the observed number), `OWNER`,
 /// `VFIO_WARDEN_KIND`, `VFIO_WARDEN_SEQ`, `VFIO_WARDEN_HASH`, `VFIO_WARDEN_CAUSE`, `VFIO_WARDEN_RECORD` (the JSON line).
 ///
-/// Silently off when the socket is absent; a failed send is dropped (the file journal is the record of truth).
+/// Silently off when the socket is absent; a failed send is dropped (the file journal is the record of truth),
+/// and a send never blocks (`MSG_DONTWAIT`), so a stalled journald cannot stall the commit queue.
 public final class JournalMirror: Sendable {
     public let socketPath: String
     public let identifier: String
@@ -111,7 +112,7 @@ public final class JournalMirror: Sendable {
             let sent = datagram.withUnsafeBytes { buffer in
                 withUnsafePointer(to: &address) { pointer in
                     pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        sendto(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL), $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                        sendto(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), $0, socklen_t(MemoryLayout<sockaddr_un>.size))
                     }
                 }
             }

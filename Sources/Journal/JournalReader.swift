@@ -138,13 +138,12 @@ public final class JournalFollower {
         self.directory = JournalDirectory(directory)
         path = self.directory.current
         try reopen()
-        if !fromStart, let fd {
-            // Skip what is there: count its lines so numbers stay right.
+        if !fromStart, fd != nil {
+            // Skip what is there, counting its lines so line numbers stay right.
             try JournalReader.forEachLine(in: path) { line, _ in
                 if line.terminated { lineNumber = line.lineNumber + 1; offset = line.offset + Int64(line.bytes.count) + 1 }
                 return true
             }
-            _ = fd
         }
     }
 
