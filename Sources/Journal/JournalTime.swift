@@ -50,7 +50,10 @@ public enum JournalTime {
         var dateText: String?
         var timeText: String?
         switch parts.count {
-        case 1: if parts[0].contains("-") { dateText = parts[0] } else { timeText = parts[0] }
+        case 1:
+            if parts[0].contains("-") { dateText = parts[0] } else if parts[0].contains(":") { timeText = parts[0] } else {
+                throw fail("expected YYYY-MM-DD [HH:MM[:SS]], HH:MM[:SS], today, yesterday, now, -1h, +5min or @UNIX")
+            }
         case 2: dateText = parts[0]; timeText = parts[1]
         default: throw fail("expected YYYY-MM-DD [HH:MM[:SS]], today, yesterday, now, -1h, +5min or @UNIX")
         }

@@ -108,11 +108,10 @@ public final class JournalWriter: Sendable {
         bootID = Sys.bootID()
         state = Mutex(State())
 
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o750])
-        } catch {
-            throw JournalError(operation: "mkdir", path: path, errno: Errno(rawValue: EACCES), detail: "cannot create the journal directory")
+        let parent = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        if !parent.isEmpty { try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        if mkdir(path, 0o750) != 0 && Glibc.errno != EEXIST {
+            throw JournalError(operation: "mkdir", path: path, errno: Errno(rawValue: Glibc.errno))
         }
         let lock = try Self.takeLock(directory)
         do {

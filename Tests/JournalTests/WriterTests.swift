@@ -233,3 +233,17 @@ import Testing
         return items
     }
 }
+
+@Suite struct WriterErrorTests {
+    @Test func anUncreatableDirectoryNamesThePathAndErrno() async throws {
+        try await withTemporaryDirectory { dir in
+            FileManager.default.createFile(atPath: dir + "/file", contents: Data())
+            #expect {
+                _ = try JournalWriter(directory: dir + "/file/journal", options: writerOptions())
+            } throws: { error in
+                guard let error = error as? JournalError else { return false }
+                return error.operation == "mkdir" && error.path == dir + "/file/journal" && error.errno == .notDirectory
+            }
+        }
+    }
+}

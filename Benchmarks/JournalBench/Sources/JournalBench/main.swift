@@ -29,7 +29,8 @@ func options() -> JournalWriter.Options {
     return o
 }
 
-func journalGroupCommit(dir: String, appenders: Int, perAppender: Int) async throws {
+/// Records/s with `appenders` tasks appending concurrently, and the mean records per write+fsync commit.
+func journalGroupCommit(dir: String, appenders: Int, perAppender: Int) async throws -> (rate: Double, perCommit: Double) {
     let writer = try JournalWriter(directory: dir, options: options())
     let start = clock.now
     try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -42,10 +43,11 @@ func journalGroupCommit(dir: String, appenders: Int, perAppender: Int) async thr
     let n = appenders * perAppender
     let commits = writer.commitCount
     writer.close()
-    print("journal, group commit, \(appenders) concurrent appenders: \(n) durable records in \(String(format: "%.2f", elapsed)) s = \(rate(n, elapsed)) (\(commits) write+fsync commits, \(String(format: "%.1f", Double(n) / Double(commits))) records per commit)")
+    return (Double(n) / elapsed, Double(n) / Double(commits))
 }
 
-func journalSequential(dir: String, samples: Int) throws {
+/// Latencies (s) of one durable record at a time.
+func journalSequential(dir: String, samples: Int) throws -> [Double] {
     let writer = try JournalWriter(directory: dir, options: options())
     var latencies: [Double] = []
     for _ in 0..<samples {
@@ -54,46 +56,68 @@ func journalSequential(dir: String, samples: Int) throws {
         latencies.append(seconds(clock.now - t0))
     }
     writer.close()
-    let total = latencies.reduce(0, +)
-    print("journal, one durable record at a time (1 appender): median \(ms(median(latencies))), p99 \(ms(p99(latencies))) over \(samples) records = \(rate(samples, total))")
+    return latencies
 }
 
-func grdb(dir: String, samples: Int, batched: Int, batchSize: Int, writers: Int, perWriter: Int) throws {
+let body = String(decoding: try RecordCodec.encodeLine(JournalRecord(seq: 1, realtimeMicros: 0, monotonicNanos: 0,
+    host: "bench", cause: cause, event: event, prev: JournalRecord.genesisHash)).line, as: UTF8.self)
+
+func openPool(_ path: String) throws -> DatabasePool {
     var config = Configuration()
     config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-    let pool = try DatabasePool(path: dir + "/bench.sqlite", configuration: config)
-    let mode = try pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } ?? "?"
-    let sync = try pool.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } ?? -1
-    try pool.write { try $0.execute(sql: "CREATE TABLE log (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)") }
-    let body = String(decoding: try RecordCodec.encodeLine(JournalRecord(seq: 1, realtimeMicros: 0, monotonicNanos: 0,
-        host: "bench", cause: cause, event: event, prev: JournalRecord.genesisHash)).line, as: UTF8.self)
-    print("GRDB \(GRDB.Database.sqliteLibVersion): journal_mode=\(mode), synchronous=\(sync) (2 = FULL), row = the same \(body.utf8.count)-byte JSON record")
+    let pool = try DatabasePool(path: path, configuration: config)
+    // DatabasePool puts its writer connection on synchronous=NORMAL when it turns WAL on, after prepareDatabase:
+    // set FULL again on the writer (the connection that commits) and read it back from there.
+    try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+    let sync = try pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } ?? -1
+    precondition(sync == 2, "the writer connection is not on synchronous=FULL")
+    try pool.write { try $0.execute(sql: "CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)") }
+    return pool
+}
 
+func describePool(_ pool: DatabasePool) throws -> String {
+    let mode = try pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } ?? "?"
+    let sync = try pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } ?? -1
+    let version = try pool.read { try String.fetchOne($0, sql: "SELECT sqlite_version()") } ?? "?"
+    return "GRDB 7.10.0, SQLite \(version): journal_mode=\(mode), synchronous=\(sync) (2 = FULL) on the writer; row = the same \(body.utf8.count)-byte JSON record"
+}
+
+/// Latencies (s) of one insert per transaction.
+func grdbSequential(_ pool: DatabasePool, samples: Int) throws -> [Double] {
     var latencies: [Double] = []
     for _ in 0..<samples {
         let t0 = clock.now
         try pool.write { try $0.execute(sql: "INSERT INTO log(body) VALUES (?)", arguments: [body]) }
         latencies.append(seconds(clock.now - t0))
     }
-    print("GRDB WAL, one insert per transaction (1 writer): median \(ms(median(latencies))), p99 \(ms(p99(latencies))) over \(samples) = \(rate(samples, latencies.reduce(0, +)))")
+    return latencies
+}
 
-    var start = clock.now
-    for _ in 0..<(batched / batchSize) {
+func grdbBatched(_ pool: DatabasePool, rows: Int, batchSize: Int) throws -> Double {
+    let start = clock.now
+    for _ in 0..<(rows / batchSize) {
         try pool.write { db in
             for _ in 0..<batchSize { try db.execute(sql: "INSERT INTO log(body) VALUES (?)", arguments: [body]) }
         }
     }
-    var elapsed = seconds(clock.now - start)
-    print("GRDB WAL, batches of \(batchSize) inserts per transaction: \(batched) rows in \(String(format: "%.2f", elapsed)) s = \(rate(batched, elapsed))")
+    return Double(rows) / seconds(clock.now - start)
+}
 
-    start = clock.now
-    DispatchQueue.concurrentPerform(iterations: writers) { _ in
-        for _ in 0..<perWriter {
-            try! pool.write { try $0.execute(sql: "INSERT INTO log(body) VALUES (?)", arguments: [body]) }
-        }
+func grdbConcurrent(_ pool: DatabasePool, writers: Int, perWriter: Int) -> Double {
+    let start = clock.now
+    // One thread per writer (concurrentPerform would run only as many as there are cores).
+    let finished = DispatchGroup()
+    for _ in 0..<writers {
+        finished.enter()
+        Thread {
+            for _ in 0..<perWriter {
+                try! pool.write { try $0.execute(sql: "INSERT INTO log(body) VALUES (?)", arguments: [body]) }
+            }
+            finished.leave()
+        }.start()
     }
-    elapsed = seconds(clock.now - start)
-    print("GRDB WAL, \(writers) concurrent writers, one insert per transaction: \(writers * perWriter) rows in \(String(format: "%.2f", elapsed)) s = \(rate(writers * perWriter, elapsed))")
+    finished.wait()
+    return Double(writers * perWriter) / seconds(clock.now - start)
 }
 
 func sample(dir: String) async throws {
@@ -136,9 +160,39 @@ if arguments[1] == "sample" {
     try await sample(dir: dir)
     exit(0)
 }
-let scale = Int(ProcessInfo.processInfo.environment["BENCH_SCALE"] ?? "1") ?? 1
+let environment = ProcessInfo.processInfo.environment
+let scale = Int(environment["BENCH_SCALE"] ?? "1") ?? 1
+let rounds = Int(environment["BENCH_ROUNDS"] ?? "3") ?? 3
 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-try journalSequential(dir: dir + "/sequential", samples: 500 * scale)
-try await journalGroupCommit(dir: dir + "/group8", appenders: 8, perAppender: 1000 * scale)
-try await journalGroupCommit(dir: dir + "/group64", appenders: 64, perAppender: 250 * scale)
-try grdb(dir: dir, samples: 500 * scale, batched: 16_000 * scale, batchSize: 100, writers: 8, perWriter: 125 * scale)
+let samples = 300 * scale
+print(try describePool(try openPool(dir + "/probe.sqlite")))
+print("\(rounds) rounds; in each, the journal and SQLite take turns so both see the same disk and load")
+var results: [String: [Double]] = [:]
+@MainActor func note(_ key: String, _ value: Double) { results[key, default: []].append(value) }
+func fmtRate(_ r: Double) -> String { String(format: "%.0f/s", r) }
+for round in 1...rounds {
+    let journalLatency = try journalSequential(dir: dir + "/r\(round)-seq", samples: samples)
+    let pool = try openPool(dir + "/r\(round).sqlite")
+    let sqliteLatency = try grdbSequential(pool, samples: samples)
+    let group8 = try await journalGroupCommit(dir: dir + "/r\(round)-g8", appenders: 8, perAppender: 400 * scale)
+    let sqlite8 = grdbConcurrent(pool, writers: 8, perWriter: 60 * scale)
+    let group64 = try await journalGroupCommit(dir: dir + "/r\(round)-g64", appenders: 64, perAppender: 100 * scale)
+    let batched = try grdbBatched(pool, rows: 10_000 * scale, batchSize: 100)
+    note("j.median", median(journalLatency)); note("j.p99", p99(journalLatency)); note("j.rate1", Double(samples) / journalLatency.reduce(0, +))
+    note("s.median", median(sqliteLatency)); note("s.p99", p99(sqliteLatency)); note("s.rate1", Double(samples) / sqliteLatency.reduce(0, +))
+    note("j.g8", group8.rate); note("j.g8c", group8.perCommit); note("j.g64", group64.rate); note("j.g64c", group64.perCommit)
+    note("s.c8", sqlite8); note("s.b100", batched)
+    print("round \(round): journal 1 appender median \(ms(median(journalLatency))) | SQLite 1 insert/txn median \(ms(median(sqliteLatency)))"
+          + " | journal 8 appenders \(fmtRate(group8.rate)) (\(String(format: "%.1f", group8.perCommit))/commit)"
+          + " | SQLite 8 writers \(fmtRate(sqlite8)) | journal 64 appenders \(fmtRate(group64.rate)) (\(String(format: "%.1f", group64.perCommit))/commit)"
+          + " | SQLite batches of 100 \(fmtRate(batched))")
+}
+@MainActor func mid(_ key: String) -> Double { median(results[key]!) }
+print("")
+print("median over \(rounds) rounds:")
+print("  journal, one durable record at a time (1 appender): median latency \(ms(mid("j.median"))), p99 \(ms(mid("j.p99"))), \(fmtRate(mid("j.rate1")))")
+print("  journal, group commit, 8 concurrent appenders:  \(fmtRate(mid("j.g8"))) (\(String(format: "%.1f", mid("j.g8c"))) records per write+fsync)")
+print("  journal, group commit, 64 concurrent appenders: \(fmtRate(mid("j.g64"))) (\(String(format: "%.1f", mid("j.g64c"))) records per write+fsync)")
+print("  SQLite WAL synchronous=FULL, one insert per transaction (1 writer): median latency \(ms(mid("s.median"))), p99 \(ms(mid("s.p99"))), \(fmtRate(mid("s.rate1")))")
+print("  SQLite WAL synchronous=FULL, 8 writer threads, one insert per transaction: \(fmtRate(mid("s.c8")))")
+print("  SQLite WAL synchronous=FULL, batches of 100 inserts per transaction: \(fmtRate(mid("s.b100")))")
