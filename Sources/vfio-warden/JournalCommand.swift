@@ -54,11 +54,12 @@ struct FilterOptions: ParsableArguments {
         valueName: "kind"))
     var kind: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp(
+    // .unconditional: relative times such as -1h start with a dash.
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
         "Records at or after this time: YYYY-MM-DD [HH:MM[:SS]], today, yesterday, now, -1h, +5min, @UNIX.", valueName: "time"))
     var since: String?
 
-    @Option(name: .long, help: ArgumentHelp("Records at or before this time (same forms as --since).", valueName: "time"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Records at or before this time (same forms as --since).", valueName: "time"))
     var until: String?
 
     func filter(now: Date = Date()) throws -> JournalFilter {
@@ -110,7 +111,7 @@ extension JournalCommand {
 
         mutating func run() async throws {
             try location.checkReadable()
-            let filter = try filters.filter()
+            var filter = JournalFilterStream(try filters.filter())
             // Start following before reading the history, so nothing falls between; seq removes repeats.
             let follower = follow ? try JournalFollower(directory: location.directory) : nil
             var lastSeq: UInt64 = 0
@@ -119,7 +120,7 @@ extension JournalCommand {
                 switch item {
                 case .record(let r, let line), .edited(let r, let line):
                     lastSeq = max(lastSeq, r.seq)
-                    if filter.matches(r) { matching.append((r, line.bytes)) }
+                    if filter.admit(r) { matching.append((r, line.bytes)) }
                 case .tornTail(let line, let reason), .malformed(let line, let reason):
                     FileHandle.standardError.write(Data("warning: \(line.location): \(reason)\n".utf8))
                 }
@@ -135,7 +136,7 @@ extension JournalCommand {
                 for line in try follower.poll() {
                     guard let record = try? RecordCodec.decode(line.bytes), record.seq > lastSeq else { continue }
                     lastSeq = record.seq
-                    guard filter.matches(record) else { continue }
+                    guard filter.admit(record) else { continue }
                     if json {
                         print(String(decoding: line.bytes, as: UTF8.self))
                     } else {
@@ -183,8 +184,8 @@ extension JournalCommand {
 
         mutating func run() throws {
             try location.checkReadable()
-            let filter = try filters.filter()
-            let stats = JournalStats(try JournalReader(directory: location.directory).records().filter(filter.matches))
+            var filter = JournalFilterStream(try filters.filter())
+            let stats = JournalStats(try JournalReader(directory: location.directory).records().filter { filter.admit($0) })
             if json {
                 var object: [String: Any] = [
                     "records": stats.records,

@@ -156,3 +156,23 @@ import Testing
         #expect(!StoryRenderer.causeText(record.cause).isEmpty)
     }
 }
+
+@Suite struct FilterStreamTests {
+    @Test func stepsBelongToTheirPlansGroupAndOwner() {
+        var seq: UInt64 = 0
+        func make(_ event: JournalEvent) -> JournalRecord {
+            seq += 1
+            return JournalRecord(seq: seq, realtimeMicros: 0, monotonicNanos: 0, host: "h", cause: nil, event: event, prev: "")
+        }
+        let records = [make(sampleEvent(.actionPlanned)), make(sampleEvent(.stepStarted)), make(sampleEvent(.stepFinished)),
+                       make(sampleEvent(.agentStopped))]
+        var byOwner = JournalFilterStream(JournalFilter(owners: ["vm1"]))
+        #expect(records.filter { byOwner.admit($0) }.map(\.seq) == [1, 2, 3])
+        var byGroup = JournalFilterStream(JournalFilter(groups: [.member(nicPeer)]))
+        #expect(records.filter { byGroup.admit($0) }.map(\.seq) == [1, 2, 3])
+        var byOther = JournalFilterStream(JournalFilter(owners: ["vm2"]))
+        #expect(records.filter { byOther.admit($0) }.isEmpty)
+        // Judged alone, a step names no owner.
+        #expect(!JournalFilter(owners: ["vm1"]).matches(records[1]))
+    }
+}
