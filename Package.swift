@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "vfio-warden", targets: ["vfio-warden"]),
+        // For Benchmarks/JournalBench, a separate package that depends on this one by path.
+        .library(name: "Journal", targets: ["Journal"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -21,6 +21,7 @@ struct VFIOWarden: AsyncParsableCommand {
             ExampleTreeCommand.self,
             SnapshotCommand.self,
             WatchCommand.self,
+            JournalCommand.self,
         ]
     )
 }
