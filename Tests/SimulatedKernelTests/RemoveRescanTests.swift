@@ -69,6 +69,14 @@ import Topology
         #expect(graph.devices[Q35.e1000]?.driverOverride == nil)
     }
 
+    @Test(arguments: [("1", nil), ("2", Errno.invalidArgument), ("x", Errno.invalidArgument)] as [(String, Errno?)])
+    func `reset accepts only 1 and changes nothing sysfs shows`(value: String, errno: Errno?) throws {
+        let f = try Fixture(); defer { f.cleanUp() }
+        #expect(f.writeErrno(value, to: attribute(.reset, Q35.e1000)) == errno)
+        #expect(f.driver(Q35.e1000) == "e1000")
+        #expect(f.takeEvents() == [])
+    }
+
     @Test func `a rescan with nothing removed adds nothing`() throws {
         let f = try Fixture(); defer { f.cleanUp() }
         try f.kernel.write("1", to: PCIPaths.rescan)
