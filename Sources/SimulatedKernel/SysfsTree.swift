@@ -3,6 +3,10 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import SystemPackage
 import Sysfs
 import Topology
 
@@ -187,8 +191,22 @@ public struct SysfsTree: Sendable {
         try writeBytes(relative, Array(content.utf8))
     }
 
+    /// Creates or truncates the file and writes `bytes` with plain `open(2)`/`write(2)`: no temporary file,
+    /// no `fsync` (Foundation's `Data.write` does both, which made building a tree slow).
     public func writeBytes(_ relative: String, _ bytes: [UInt8]) throws {
-        try Data(bytes).write(to: URL(fileURLWithPath: root.absolute(relative)))
+        let path = root.absolute(relative)
+        let fd = path.withCString { Glibc.open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        guard fd >= 0 else { throw SysfsError(operation: "open", path: path, errno: Errno(rawValue: errno)) }
+        defer { _ = Glibc.close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw SysfsError(operation: "write", path: path, errno: Errno(rawValue: errno))
+            }
+            offset += written
+        }
     }
 
     public func makeDirectory(_ relative: String) throws {
