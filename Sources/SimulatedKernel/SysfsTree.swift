@@ -89,7 +89,7 @@ public struct SysfsTree: Sendable {
         return directory
     }
 
-    /// Removes the device's directory and every link to it (bus, driver, group, PF).
+    /// Removes the device's directory and every link to it (bus, driver, group, network interfaces, disks).
     public func deleteDevice(_ address: PCIAddress) throws {
         let directory = try deviceDirectory(address)
         if let driver = try root.linkName("\(directory)/driver") {
@@ -99,6 +99,14 @@ public struct SysfsTree: Sendable {
             try removeItem("\(PCIPaths.groupDevices(Int(group) ?? -1))/\(address)")
             if let left = try? root.list(PCIPaths.groupDevices(Int(group) ?? -1)), left.isEmpty {
                 try removeItem("\(PCIPaths.iommuGroups)/\(group)")
+            }
+        }
+        // Interfaces and disks the device carried go with it (`class/net/NAME`, `block/NAME`, `class/block/NAME`).
+        for folder in ["class/net", "block", "class/block"] {
+            for name in (try? root.list(folder)) ?? [] {
+                guard let target = try? root.readLink("\(folder)/\(name)") else { continue }
+                let resolved = normalise(target, relativeTo: folder)
+                if resolved == directory || resolved.hasPrefix(directory + "/") { try removeItem("\(folder)/\(name)") }
             }
         }
         try removeItem(PCIPaths.device(address))

@@ -17,6 +17,9 @@ import Topology
         #expect(!f.isPresent(Q35.pciBridge) && !f.isPresent(Q35.e1000) && !f.isPresent(Q35.virtio))
         #expect(!f.root.existsWithoutFollowing("\(PCIPaths.iommuGroups)/4"))
         #expect(!f.root.existsWithoutFollowing(driverFile("e1000", Q35.e1000.description)))
+        // The virtio NIC's interface went with it; the e1000e's (elsewhere) stayed.
+        #expect(!f.root.existsWithoutFollowing("class/net/enp3s2"))
+        #expect(f.root.exists("class/net/enp1s0"))
     }
 
     @Test func `remove of a PF removes its VFs first`() throws {
