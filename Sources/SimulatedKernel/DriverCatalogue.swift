@@ -10,10 +10,13 @@ public struct PCIDeviceID: Sendable, Hashable, CustomStringConvertible {
     /// `PCI_ANY_ID` (`~0`).
     public static let any: UInt32 = 0xFFFF_FFFF
 
+    /// Vendor and device ids, ``PCIDeviceID/any`` for any.
     public var vendor: UInt32
     public var device: UInt32
+    /// Subsystem vendor and device ids, ``PCIDeviceID/any`` for any.
     public var subvendor: UInt32
     public var subdevice: UInt32
+    /// 24-bit class code, compared under `classMask` (a mask of 0 matches every class).
     public var classCode: UInt32
     public var classMask: UInt32
 
@@ -51,6 +54,7 @@ public struct PCIDeviceID: Sendable, Hashable, CustomStringConvertible {
 
 /// The ids a driver matches a device by: what `vendor`, `device`, `subsystem_*` and `class` show.
 public struct DeviceIdentity: Sendable, Hashable {
+    /// `vendor`, `device`, `subsystem_vendor`, `subsystem_device` and the 24-bit `class`.
     public var vendor: UInt16
     public var device: UInt16
     public var subvendor: UInt16
@@ -70,6 +74,7 @@ public struct DeviceIdentity: Sendable, Hashable {
 /// whether it implements `sriov_configure`, whether it manages DMA itself (`driver_managed_dma`), and the
 /// devices its `probe()` turns down although its table matches them.
 public struct SimulatedDriver: Sendable, Hashable {
+    /// The name under `bus/pci/drivers` and in `DRIVER=`.
     public var name: String
     /// The static `id_table`. Empty for `vfio-pci` and `pci-stub`, which bind only through `driver_override`
     /// or `new_id` (vfio-pci's table holds only `override_only` entries).
@@ -104,6 +109,7 @@ public struct SimulatedDriver: Sendable, Hashable {
 
 /// The drivers the simulated kernel can load, by name, in the order the bus tries them.
 public struct DriverCatalogue: Sendable {
+    /// The drivers, in the order the bus offers a device to them.
     public private(set) var drivers: [SimulatedDriver]
 
     public init(_ drivers: [SimulatedDriver]) {

@@ -251,7 +251,7 @@ public final class SimulatedKernel: Sendable {
         }
     }
 
-    /// Adds `driver` to the catalogue, then loads it as ``loadModule(_:)-(String)`` does.
+    /// Adds `driver` to the catalogue, then loads it as `loadModule(_ name:)` does.
     @discardableResult
     public func loadModule(_ driver: SimulatedDriver) throws -> [DeviceEvent] {
         state.withLock { $0.catalogue.add(driver) }

@@ -9,6 +9,7 @@ import Sysfs
 /// A simulated VFIO user's hold on a group: `/dev/vfio/N` opened and attached to a container
 /// (`VFIO_GROUP_SET_CONTAINER`), which claims the group's DMA ownership (`iommu_group_claim_dma_owner`).
 public struct VFIOGroupHandle: Sendable, Hashable {
+    /// The group number (`/dev/vfio/N`).
     public let group: Int
     let kernel: SimulatedKernel
 

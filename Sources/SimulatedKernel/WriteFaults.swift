@@ -74,13 +74,19 @@ public enum WriteFault: Sendable {
 
 /// Whether a fault fires on the next matching write only, or on every one until cleared.
 public enum FaultPersistence: Sendable, Hashable {
-    case once, always
+    /// The next matching write only.
+    case once
+    /// Every matching write until ``SimulatedKernel/clearFaults()``.
+    case always
 }
 
 /// A write that reached the simulated kernel: where, what, and the errno it failed with (`nil` on success).
 public struct RecordedWrite: Sendable, Hashable {
+    /// The path relative to the root, normalised (`bus/pci/drivers/e1000/unbind`).
     public var path: String
+    /// What was written, as given.
     public var value: String
+    /// The error the write failed with, `nil` when it succeeded.
     public var errno: Errno?
 }
 

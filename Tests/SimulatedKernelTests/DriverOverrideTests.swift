@@ -29,10 +29,12 @@ import Sysfs
         #expect(f.takeEvents() == [])
     }
 
-    @Test func `driver_override is cut at the first newline`() throws {
+    @Test(arguments: ["vfio-pci\npci-stub\n", "vfio-pci\u{0}\u{0}\u{0}", "vfio-pci\u{0}pci-stub"])
+    func `driver_override is cut at the first newline or NUL`(value: String) throws {
         let f = try Fixture(); defer { f.cleanUp() }
-        try f.kernel.write("vfio-pci\npci-stub\n", to: attribute(.driverOverride, Q35.e1000))
+        try f.kernel.write(value, to: attribute(.driverOverride, Q35.e1000))
         #expect(f.override(Q35.e1000) == "vfio-pci")
+        #expect(f.takeEvents() == [])
     }
 
     @Test(arguments: [(4094, nil), (4095, Errno.invalidArgument)] as [(Int, Errno?)])

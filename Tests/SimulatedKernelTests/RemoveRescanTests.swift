@@ -17,6 +17,9 @@ import Topology
         #expect(!f.isPresent(Q35.pciBridge) && !f.isPresent(Q35.e1000) && !f.isPresent(Q35.virtio))
         #expect(!f.root.existsWithoutFollowing("\(PCIPaths.iommuGroups)/4"))
         #expect(!f.root.existsWithoutFollowing(driverFile("e1000", Q35.e1000.description)))
+        // The virtio NIC's interface went with it; the e1000e's (elsewhere) stayed.
+        #expect(!f.root.existsWithoutFollowing("class/net/enp3s2"))
+        #expect(f.root.exists("class/net/enp1s0"))
     }
 
     @Test func `remove of a PF removes its VFs first`() throws {
@@ -67,6 +70,14 @@ import Topology
         #expect(graph.groups[4]?.members == [Q35.pciBridge, Q35.e1000, Q35.virtio])
         #expect(graph.devices[Q35.e1000]?.parent == Q35.pciBridge)
         #expect(graph.devices[Q35.e1000]?.driverOverride == nil)
+    }
+
+    @Test(arguments: [("1", nil), ("2", Errno.invalidArgument), ("x", Errno.invalidArgument)] as [(String, Errno?)])
+    func `reset accepts only 1 and changes nothing sysfs shows`(value: String, errno: Errno?) throws {
+        let f = try Fixture(); defer { f.cleanUp() }
+        #expect(f.writeErrno(value, to: attribute(.reset, Q35.e1000)) == errno)
+        #expect(f.driver(Q35.e1000) == "e1000")
+        #expect(f.takeEvents() == [])
     }
 
     @Test func `a rescan with nothing removed adds nothing`() throws {
