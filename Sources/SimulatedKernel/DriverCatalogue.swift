@@ -36,7 +36,7 @@ public struct PCIDeviceID: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `pci_match_one_device`.
-    public func matches(_ identity: DeviceIdentity) -> Bool {
+    public func matches(_ identity: MatchIdentity) -> Bool {
         (vendor == Self.any || vendor == UInt32(identity.vendor))
             && (device == Self.any || device == UInt32(identity.device))
             && (subvendor == Self.any || subvendor == UInt32(identity.subvendor))
@@ -53,7 +53,7 @@ public struct PCIDeviceID: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The ids a driver matches a device by: what `vendor`, `device`, `subsystem_*` and `class` show.
-public struct DeviceIdentity: Sendable, Hashable {
+public struct MatchIdentity: Sendable, Hashable {
     /// `vendor`, `device`, `subsystem_vendor`, `subsystem_device` and the 24-bit `class`.
     public var vendor: UInt16
     public var device: UInt16

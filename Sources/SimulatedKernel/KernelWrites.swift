@@ -267,7 +267,7 @@ extension SimulatedKernel: SysfsAttributeWriter {
                              subdevice: fields.count > 3 ? fields[3] : PCIDeviceID.any,
                              classCode: fields.count > 4 ? fields[4] : 0, classMask: fields.count > 5 ? fields[5] : 0)
         if fields.count != 7 {
-            let probe = DeviceIdentity(vendor: UInt16(truncatingIfNeeded: id.vendor), device: UInt16(truncatingIfNeeded: id.device),
+            let probe = MatchIdentity(vendor: UInt16(truncatingIfNeeded: id.vendor), device: UInt16(truncatingIfNeeded: id.device),
                                        subvendor: UInt16(truncatingIfNeeded: id.subvendor),
                                        subdevice: UInt16(truncatingIfNeeded: id.subdevice), classCode: id.classCode)
             let known = (state.dynamicIDs[driver] ?? []) + state.catalogue.driver(named: driver).idTable

@@ -318,13 +318,13 @@ public final class SimulatedKernel: Sendable {
         (try? root.linkName(PCIPaths.attribute(.physfn, of: address))).flatMap { $0.flatMap { PCIAddress($0) } }
     }
 
-    func identity(of address: PCIAddress) -> DeviceIdentity? {
+    func identity(of address: PCIAddress) -> MatchIdentity? {
         func value(_ attribute: PCIAttribute) -> UInt32? {
             guard let text = try? root.read(PCIPaths.attribute(attribute, of: address)) else { return nil }
             return UInt32(text.hasPrefix("0x") ? String(text.dropFirst(2)) : text, radix: 16)
         }
         guard let vendor = value(.vendor), let device = value(.device) else { return nil }
-        return DeviceIdentity(vendor: UInt16(truncatingIfNeeded: vendor), device: UInt16(truncatingIfNeeded: device),
+        return MatchIdentity(vendor: UInt16(truncatingIfNeeded: vendor), device: UInt16(truncatingIfNeeded: device),
                               subvendor: UInt16(truncatingIfNeeded: value(.subsystemVendor) ?? 0),
                               subdevice: UInt16(truncatingIfNeeded: value(.subsystemDevice) ?? 0),
                               classCode: value(.class) ?? 0)
