@@ -149,9 +149,14 @@ enum Sys {
     }
 
     /// Reads a whole file.
-    static func readAll(_ path: String) throws(JournalError) -> [UInt8] {
+    static func readAll(_ path: String, from offset: Int64 = 0) throws(JournalError) -> [UInt8] {
         let fd = try open(path, .readOnly)
         defer { try? fd.close() }
+        if offset > 0 {
+            do { _ = try fd.seek(offset: offset, from: .start) } catch {
+                throw JournalError(operation: "seek", path: path, errno: error as? Errno)
+            }
+        }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {

@@ -9,7 +9,7 @@ import Synchronization
 ///
 /// Fields: `MESSAGE` (the story sentence), `MESSAGE_ID` (one per record kind), `PRIORITY`, `SYSLOG_IDENTIFIER`,
 /// `PCI_SLOT_NAME` (once per device concerned), `IOMMU_GROUP` (the observed number), `OWNER`,
-/// `VFIO_WARDEN_KIND`, `VFIO_WARDEN_SEQ`, `VFIO_WARDEN_HASH`, `VFIO_WARDEN_CAUSE`, `VFIO_WARDEN_RECORD` (the JSON line).
+/// `ERRNO` (a failed step's), `VFIO_WARDEN_KIND`, `VFIO_WARDEN_SEQ`, `VFIO_WARDEN_HASH`, `VFIO_WARDEN_CAUSE`, `VFIO_WARDEN_RECORD` (the JSON line).
 ///
 /// Silently off when the socket is absent; a failed send is dropped (the file journal is the record of truth),
 /// and a send never blocks (`MSG_DONTWAIT`), so a stalled journald cannot stall the commit queue.
@@ -47,6 +47,7 @@ public final class JournalMirror: Sendable {
         for device in record.event.devices { add("PCI_SLOT_NAME", device.description) }
         if let number = record.event.group?.number { add("IOMMU_GROUP", String(number)) }
         if let owner = record.event.owner { add("OWNER", owner) }
+        if case .stepFinished(let step) = record.event, let errno = step.errno { add("ERRNO", String(errno)) }
         add("VFIO_WARDEN_KIND", record.kind.rawValue)
         add("VFIO_WARDEN_SEQ", String(record.seq))
         add("VFIO_WARDEN_HASH", record.hash)

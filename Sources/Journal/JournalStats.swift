@@ -6,43 +6,54 @@ public struct JournalStats: Sendable, Equatable {
     public var violationsPerGroup: [[String]: Int] = [:]
     /// The last number the kernel gave each group, for display beside its members.
     public var groupNumbers: [[String]: Int] = [:]
-    /// Per violation that was fixed: nanoseconds from `violation_detected` to the `step_finished` that moved the
+    /// In journal order. Per violation that was fixed: nanoseconds from `violation_detected` to the `step_finished` that moved the
     /// device off the offending driver (same boot).
     public var enforcementLatencies: [UInt64] = []
     public var failedSteps = 0
+    public static func == (a: JournalStats, b: JournalStats) -> Bool {
+        a.records == b.records && a.perKind == b.perKind && a.violationsPerGroup == b.violationsPerGroup
+            && a.groupNumbers == b.groupNumbers && a.enforcementLatencies == b.enforcementLatencies && a.failedSteps == b.failedSteps
+    }
 
     public init() {}
 
+    var latenciesSorted = true
+    /// Each violation not yet fixed, by device.
+    var unresolved: [String: JournalRecord] = [:]
+
     public init(_ records: [JournalRecord]) {
         self.init()
-        var open: [String: JournalRecord] = [:]   // device → its unresolved violation
-        for record in records {
-            self.records += 1
-            perKind[record.kind, default: 0] += 1
-            switch record.event {
-            case .violationDetected(let v):
-                let key = v.group.devices.map(\.description)
-                violationsPerGroup[key, default: 0] += 1
-                if let n = v.group.number { groupNumbers[key] = n }
-                if open[v.device.description] == nil { open[v.device.description] = record }
-            case .stepFinished(let s):
-                if !s.succeeded { failedSteps += 1; break }
-                guard let start = open[s.device.description], case .violationDetected(let v) = start.event,
-                      let after = s.driverAfter, after != v.driver else { break }
-                open[s.device.description] = nil
-                if start.bootID == record.bootID && record.monotonicNanos >= start.monotonicNanos {
-                    enforcementLatencies.append(record.monotonicNanos - start.monotonicNanos)
-                }
-            default:
-                break
+        for record in records { add(record) }
+    }
+
+    /// Counts one more record, in journal order (streaming: memory grows with groups and open violations only).
+    public mutating func add(_ record: JournalRecord) {
+        records += 1
+        perKind[record.kind, default: 0] += 1
+        switch record.event {
+        case .violationDetected(let v):
+            let key = v.group.devices.map(\.description)
+            violationsPerGroup[key, default: 0] += 1
+            if let n = v.group.number { groupNumbers[key] = n }
+            if unresolved[v.device.description] == nil { unresolved[v.device.description] = record }
+        case .stepFinished(let s):
+            if !s.succeeded { failedSteps += 1; break }
+            guard let start = unresolved[s.device.description], case .violationDetected(let v) = start.event,
+                  let after = s.driverAfter, after != v.driver else { break }
+            unresolved[s.device.description] = nil
+            if start.bootID == record.bootID && record.monotonicNanos >= start.monotonicNanos {
+                let latency = record.monotonicNanos - start.monotonicNanos
+                enforcementLatencies.append(latency)
+                latenciesSorted = false
             }
+        default:
+            break
         }
-        enforcementLatencies.sort()
     }
 
     /// Nearest-rank percentile of the enforcement latencies (`p` in 0...100), nil when there are none.
     public func latencyPercentile(_ p: Double) -> UInt64? {
-        Self.percentile(enforcementLatencies, p)
+        Self.percentile(latenciesSorted ? enforcementLatencies : enforcementLatencies.sorted(), p)
     }
 
     /// Nearest rank: the smallest value with at least p% of the values at or below it.

@@ -75,7 +75,11 @@ public enum JournalVerifier {
                 add(.malformed, l, seq: nil, "not a journal record: \(reason)")
                 return true
             case .tornTail(let l, let reason):
-                add(.torn, l, seq: nil, "\(reason); the next writer start sets it aside")
+                if l.file == dir.current {
+                    add(.torn, l, seq: nil, "\(reason); the next writer start sets it aside")
+                } else {
+                    add(.malformed, l, seq: nil, "\(reason) in a rotated file, which was complete when rotated: cut")
+                }
                 return true
             case .edited(let r, let l):
                 record = r; line = l; edited = true

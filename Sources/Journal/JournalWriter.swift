@@ -357,8 +357,7 @@ public final class JournalWriter: Sendable {
         if Sys.inode(directory.current) != nil { try scan(directory.current, tailIsTorn: true) }
         var recovery: Recovery?
         if let (line, reason) = torn {
-            let all = try Sys.readAll(directory.current)
-            let tail = Array(all[Int(line.offset)...])
+            let tail = try Sys.readAll(directory.current, from: line.offset)
             let aside = directory.nextTornPath()
             let out = try Sys.open(aside, .writeOnly, options: [.create, .exclusiveCreate], permissions: [.ownerReadWrite, .groupRead])
             defer { try? out.close() }

@@ -77,41 +77,28 @@ public enum StoryRenderer {
         return String(format: "%.2f s", Double(nanos) / 1e9)
     }
 
-    /// The story: one line per record, local `HH:MM:SS` (with the date when it changes), the sentence and the cause.
-    /// A violation's line also tells how it ended: `→ rebound to vfio-pci in 3.1 ms` (from the violation to the
-    /// step that put the device back on vfio-pci), when that step is among `records`.
+    /// The story of `records`, all shown (see `StoryWriter`).
     public static func story(_ records: [JournalRecord], timeZone: TimeZone = .current) -> [String] {
+        var writer = StoryWriter(timeZone: timeZone)
         var lines: [String] = []
-        var lastDay = ""
-        for (index, record) in records.enumerated() {
-            let (day, time) = localDayAndTime(record.realtimeMicros, timeZone: timeZone)
-            if day != lastDay {
-                lines.append("-- \(day) --")
-                lastDay = day
-            }
-            var text = "\(time) \(sentence(for: record))"
-            if case .violationDetected(let v) = record.event {
-                text += outcome(of: v, at: record, in: records[(index + 1)...])
-            }
-            let cause = causeText(record.cause)
-            if !cause.isEmpty { text += " " + cause }
-            lines.append(text)
-        }
-        return lines
+        for record in records { lines += writer.add(record) }
+        return lines + writer.finish()
     }
 
-    static func outcome(of violation: Violation, at record: JournalRecord, in later: ArraySlice<JournalRecord>) -> String {
-        for next in later {
-            guard case .stepFinished(let s) = next.event, s.device == violation.device else { continue }
-            if !s.succeeded {
-                return " → \(s.operation) failed" + (s.errno.map { " (errno \($0))" } ?? "") + (s.error.map { ": \($0)" } ?? "")
-            }
-            if let after = s.driverAfter, after != violation.driver {
-                guard next.bootID == record.bootID, next.monotonicNanos >= record.monotonicNanos else { return " → rebound to \(after)" }
-                return " → rebound to \(after) in \(formatDuration(nanos: next.monotonicNanos - record.monotonicNanos))"
-            }
+    static func outcome(of violation: Violation, at record: JournalRecord, resolvedBy next: JournalRecord) -> String {
+        guard case .stepFinished(let s) = next.event else { return "" }
+        if !s.succeeded {
+            return " → \(s.operation) failed" + (s.errno.map { " (errno \($0))" } ?? "") + (s.error.map { ": \($0)" } ?? "")
         }
-        return ""
+        let after = s.driverAfter ?? "no driver"
+        guard next.bootID == record.bootID, next.monotonicNanos >= record.monotonicNanos else { return " → rebound to \(after)" }
+        return " → rebound to \(after) in \(formatDuration(nanos: next.monotonicNanos - record.monotonicNanos))"
+    }
+
+    /// Whether `record` ends `violation`: a failed step on its device, or one that put it on another driver.
+    static func resolves(_ record: JournalRecord, _ violation: Violation) -> Bool {
+        guard case .stepFinished(let s) = record.event, s.device == violation.device else { return false }
+        return !s.succeeded || (s.driverAfter != nil && s.driverAfter != violation.driver)
     }
 
     static func localDayAndTime(_ micros: Int64, timeZone: TimeZone) -> (String, String) {
@@ -122,5 +109,57 @@ public enum StoryRenderer {
         let p = ISO8601Micros.pad
         return ("\(p(c.year ?? 0, 4))-\(p(c.month ?? 0, 2))-\(p(c.day ?? 0, 2))",
                 "\(p(c.hour ?? 0, 2)):\(p(c.minute ?? 0, 2)):\(p(c.second ?? 0, 2))")
+    }
+}
+
+/// Writes the story as records stream in: one line per shown record, local `HH:MM:SS` (a `-- YYYY-MM-DD --` line
+/// when the day changes), the sentence and the cause. A violation's line also tells how it ended
+/// (`→ rebound to vfio-pci in 3.1 ms`, from the violation to the step that moved the device off the host
+/// driver), so its line waits until that step arrives; records that are not shown (filtered out) still count as
+/// that context. Memory stays bounded: a violation waits at most `maxHeld` records.
+public struct StoryWriter {
+    public var timeZone: TimeZone
+    public var maxHeld: Int
+    var queue: [(record: JournalRecord, shown: Bool, outcome: String?)] = []
+    var lastDay = ""
+
+    public init(timeZone: TimeZone = .current, maxHeld: Int = 10_000) {
+        self.timeZone = timeZone
+        self.maxHeld = maxHeld
+    }
+
+    /// Takes the next record in journal order; returns the lines now ready.
+    public mutating func add(_ record: JournalRecord, shown: Bool = true) -> [String] {
+        for index in queue.indices where queue[index].outcome == nil {
+            if case .violationDetected(let v) = queue[index].record.event, StoryRenderer.resolves(record, v) {
+                queue[index].outcome = StoryRenderer.outcome(of: v, at: queue[index].record, resolvedBy: record)
+            }
+        }
+        if shown || !queue.isEmpty { queue.append((record, shown, nil)) }
+        return drain(force: queue.count > maxHeld)
+    }
+
+    /// Everything still held, violations without their outcome.
+    public mutating func finish() -> [String] { drain(force: true, all: true) }
+
+    mutating func drain(force: Bool, all: Bool = false) -> [String] {
+        var lines: [String] = []
+        var forced = force
+        while let first = queue.first {
+            if case .violationDetected = first.record.event, first.shown, first.outcome == nil, !forced, !all { break }
+            queue.removeFirst()
+            forced = false
+            guard first.shown else { continue }
+            let (day, time) = StoryRenderer.localDayAndTime(first.record.realtimeMicros, timeZone: timeZone)
+            if day != lastDay {
+                lines.append("-- \(day) --")
+                lastDay = day
+            }
+            var text = "\(time) \(StoryRenderer.sentence(for: first.record))" + (first.outcome ?? "")
+            let cause = StoryRenderer.causeText(first.record.cause)
+            if !cause.isEmpty { text += " " + cause }
+            lines.append(text)
+        }
+        return lines
     }
 }

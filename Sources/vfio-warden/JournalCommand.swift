@@ -115,34 +115,38 @@ extension JournalCommand {
             // Start following before reading the history, so nothing falls between; seq removes repeats.
             let follower = follow ? try JournalFollower(directory: location.directory) : nil
             var lastSeq: UInt64 = 0
-            var matching: [(JournalRecord, [UInt8])] = []
+            var story = StoryWriter()
+            func emit(_ record: JournalRecord, line: [UInt8]) {
+                let shown = filter.admit(record)
+                if json {
+                    if shown { print(String(decoding: line, as: UTF8.self)) }
+                } else {
+                    for text in story.add(record, shown: shown) { print(text) }
+                }
+            }
             try JournalReader(directory: location.directory).forEachItem { item in
                 switch item {
                 case .record(let r, let line), .edited(let r, let line):
                     lastSeq = max(lastSeq, r.seq)
-                    if filter.admit(r) { matching.append((r, line.bytes)) }
+                    emit(r, line: line.bytes)
                 case .tornTail(let line, let reason), .malformed(let line, let reason):
                     FileHandle.standardError.write(Data("warning: \(line.location): \(reason)\n".utf8))
                 }
                 return true
             }
-            if json {
-                for (_, bytes) in matching { print(String(decoding: bytes, as: UTF8.self)) }
-            } else {
-                for line in StoryRenderer.story(matching.map(\.0)) { print(line) }
+            guard let follower else {
+                for text in story.finish() { print(text) }
+                return
             }
-            guard let follower else { return }
             while !Task.isCancelled {
-                for line in try follower.poll() {
+                let lines = try follower.poll()
+                for line in lines {
                     guard let record = try? RecordCodec.decode(line.bytes), record.seq > lastSeq else { continue }
                     lastSeq = record.seq
-                    guard filter.admit(record) else { continue }
-                    if json {
-                        print(String(decoding: line.bytes, as: UTF8.self))
-                    } else {
-                        for text in StoryRenderer.story([record]) where !text.hasPrefix("--") { print(text) }
-                    }
+                    emit(record, line: line.bytes)
                 }
+                // Idle: print a violation still waiting for its outcome rather than hold it.
+                if lines.isEmpty { for text in story.finish() { print(text) } }
                 fflush(nil)
                 try await Task.sleep(for: .milliseconds(200))
             }
@@ -185,7 +189,15 @@ extension JournalCommand {
         mutating func run() throws {
             try location.checkReadable()
             var filter = JournalFilterStream(try filters.filter())
-            let stats = JournalStats(try JournalReader(directory: location.directory).records().filter { filter.admit($0) })
+            var stats = JournalStats()
+            try JournalReader(directory: location.directory).forEachItem { item in
+                switch item {
+                case .record(let r, _), .edited(let r, _): if filter.admit(r) { stats.add(r) }
+                case .tornTail(let line, let reason), .malformed(let line, let reason):
+                    FileHandle.standardError.write(Data("warning: \(line.location): \(reason)\n".utf8))
+                }
+                return true
+            }
             if json {
                 var object: [String: Any] = [
                     "records": stats.records,

@@ -85,6 +85,15 @@ final class FakeJournald {
         }
     }
 
+    @Test func aFailedStepCarriesErrnoAndErrorPriority() {
+        let record = JournalRecord(seq: 9, realtimeMicros: 0, monotonicNanos: 0, host: "h", cause: .udev(seqnum: 1, action: "bind"),
+                                   event: sampleEvent(.stepFinished), prev: "", hash: "ff")
+        let fields = JournalMirror.fields(for: record, line: nil)
+        #expect(fields.contains { $0 == ("ERRNO", Array("16".utf8)) })
+        #expect(fields.contains { $0 == ("PRIORITY", Array("3".utf8)) })
+        #expect(fields.contains { $0 == ("PCI_SLOT_NAME", Array("0000:03:01.0".utf8)) })
+    }
+
     @Test func aValueWithANewlineUsesTheLengthPrefixedForm() {
         let bytes = JournalMirror.encode([("MESSAGE", Array("two\nlines".utf8)), ("A", Array("b".utf8))])
         #expect(Array(bytes.prefix(8)) == Array("MESSAGE\n".utf8))

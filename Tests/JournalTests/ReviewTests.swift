@@ -176,3 +176,41 @@ import Testing
         #expect(!JournalFilter(owners: ["vm1"]).matches(records[1]))
     }
 }
+
+@Suite struct StoryWriterTests {
+    @Test func aFilteredViewStillTellsHowAViolationEnded() {
+        var seq: UInt64 = 0
+        func make(_ event: JournalEvent, ms: UInt64) -> JournalRecord {
+            seq += 1
+            return JournalRecord(seq: seq, realtimeMicros: StepClock.start, monotonicNanos: ms * 1_000_000, bootID: "b",
+                                 host: "h", cause: nil, event: event, prev: "")
+        }
+        let records = [
+            make(.violationDetected(Violation(group: nicGroup, device: nic, driver: "e1000e", owner: "vm1")), ms: 10),
+            make(.agentResynced(AgentResynced(changes: 0, summary: "")), ms: 11),
+            make(.stepFinished(StepFinished(planID: 1, step: 2, device: nic, operation: "bind", driverBefore: nil,
+                                            driverAfter: "vfio-pci", durationNanos: 1)), ms: 14),
+        ]
+        var writer = StoryWriter(timeZone: TimeZone(secondsFromGMT: 0)!)
+        let filter = JournalFilter(kinds: [.violationDetected, .agentResynced])
+        var lines: [String] = []
+        for record in records { lines += writer.add(record, shown: filter.matches(record)) }
+        lines += writer.finish()
+        #expect(lines == [
+            "-- 2026-11-25 --",
+            "10:00:00 e1000e claimed 0000:03:01.0 while assigned to vm1 → rebound to vfio-pci in 4.0 ms",
+            "10:00:00 resynced with sysfs: 0 changes",
+        ])
+    }
+
+    @Test func anUnresolvedViolationIsHeldNoLongerThanTheLimit() {
+        var writer = StoryWriter(timeZone: TimeZone(secondsFromGMT: 0)!, maxHeld: 2)
+        func make(_ kind: RecordKind) -> JournalRecord {
+            JournalRecord(seq: 1, realtimeMicros: 0, monotonicNanos: 0, host: "h", cause: nil, event: sampleEvent(kind), prev: "")
+        }
+        #expect(writer.add(make(.violationDetected)).isEmpty)
+        #expect(writer.add(make(.agentStarted)).isEmpty)
+        let lines = writer.add(make(.agentStopped))
+        #expect(lines.count == 4 && lines[1].hasSuffix("while assigned to vm1"))
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 @testable import Journal
 import Synchronization
+import SystemPackage
 import Testing
 
 @Suite struct WriterTests {
@@ -244,6 +245,32 @@ import Testing
                 guard let error = error as? JournalError else { return false }
                 return error.operation == "mkdir" && error.path == dir + "/file/journal" && error.errno == .notDirectory
             }
+        }
+    }
+}
+
+@Suite struct WriterFailureTests {
+    @Test func afterAFailedWriteEveryAppendIsRefusedWithTheCause() async throws {
+        try await withTemporaryDirectory { dir in
+            let writer = try JournalWriter(directory: dir, options: writerOptions())
+            try await writer.append(sampleEvent(.agentStarted))
+            // Swap the file for one opened read-only: the next write(2) fails with EBADF. (Closing the fd instead
+            // would let a test running alongside reuse its number.)
+            let readOnly = try FileDescriptor.open("/dev/null", .readOnly)
+            writer.queue.sync {
+                try? writer.io.fd.close()
+                writer.io.fd = readOnly
+            }
+            for _ in 0..<2 {
+                await #expect {
+                    try await writer.append(sampleEvent(.agentStopped))
+                } throws: { error in
+                    guard let error = error as? JournalError else { return false }
+                    return error.operation == "write" && error.path.hasSuffix("journal.jsonl") && error.errno == .badFileDescriptor
+                }
+            }
+            writer.close()
+            #expect(try JournalReader(directory: dir).records().count == 1)
         }
     }
 }
