@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "vfio-warden", targets: ["vfio-warden"]),
+        // For Benchmarks/JournalBench, a separate package that depends on this one by path.
+        .library(name: "Journal", targets: ["Journal"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,11 +40,17 @@ let package = Package(
         // Generated sysfs trees and a kernel that behaves like Linux for what the agent writes.
         .target(
             name: "SimulatedKernel",
-            dependencies: ["Sysfs", "Topology"]
+            dependencies: ["Sysfs", "Topology", .product(name: "SystemPackage", package: "swift-system")],
+            exclude: ["README.md"]
         ),
         // What `list`, `show` and `watch` print: table, JSON and libvirt XML renderings of the graph.
         .target(
             name: "Reports",
+            dependencies: ["Sysfs", "Topology"]
+        ),
+        // Planner (pure: graph + verdicts + assignments → steps) and executor (sysfs writes, verification, rollback).
+        .target(
+            name: "Enforcement",
             dependencies: ["Sysfs", "Topology"]
         ),
         // The append-only, hash-chained journal of every state transition.
@@ -53,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "vfio-warden",
             dependencies: [
-                "Sysfs", "Topology", "Udev", "SimulatedKernel", "Reports", "Journal",
+                "Sysfs", "Topology", "Udev", "SimulatedKernel", "Reports", "Journal", "Enforcement",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -63,11 +71,15 @@ let package = Package(
         .testTarget(
             name: "ReportsTests",
             dependencies: ["Reports", "Topology", "Sysfs", "SimulatedKernel"],
-            resources: [.copy("Golden")]
+            exclude: ["Golden"]
         ),
         .testTarget(name: "UdevTests", dependencies: ["Udev", "Topology", "Sysfs", "SimulatedKernel", "Reports"]),
-        .testTarget(name: "SimulatedKernelTests", dependencies: ["SimulatedKernel", "Topology", "Sysfs"]),
+        .testTarget(
+            name: "SimulatedKernelTests",
+            dependencies: ["SimulatedKernel", "Topology", "Sysfs", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         .testTarget(name: "JournalTests", dependencies: ["Journal"]),
+        .testTarget(name: "EnforcementTests", dependencies: ["Enforcement", "Topology", "Sysfs", "SimulatedKernel"]),
     ],
     swiftLanguageModes: [.v6]
 )
