@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import ArgumentParser
 import Reports
 import Sysfs
@@ -137,7 +132,8 @@ enum WatchPrinter {
             case (.resync(let change), .human): lines = EventReport.humanResyncLines(change: change)
             case (.resync(let change), .json): lines = [EventReport.jsonResyncLine(change: change)]
             }
-            writeAll(STDOUT_FILENO, lines.joined(separator: "\n") + "\n")
+            // One write(2) per event, unbuffered: a reader of a pipe sees each event at once.
+            StandardOutput.write(lines.joined(separator: "\n") + "\n")
             if case .device = step {
                 seen += 1
                 if let count, seen >= count { return true }
@@ -148,19 +144,6 @@ enum WatchPrinter {
 
     /// A status line on standard error (standard output carries only events).
     static func note(_ text: String) {
-        writeAll(STDERR_FILENO, text + "\n")
-    }
-
-    /// `write(2)` until all of `text` is out: unbuffered, so a reader of a pipe sees each event at once.
-    static func writeAll(_ fd: Int32, _ text: String) {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            bytes = bytes.dropFirst(written)
-        }
+        StandardError.write(text + "\n")
     }
 }
