@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import ArgumentParser
 import Reports
 import Sysfs
@@ -15,8 +10,8 @@ struct WatchCommand: AsyncParsableCommand {
         commandName: "watch",
         abstract: "Print PCI uevents as they arrive, and what each one changed in the device and IOMMU group graph.",
         discussion: """
-            Scans the devices under --sysfs-root first, then follows the udev monitor (libudev, netlink; PCI \
-            events only). For each event it prints the action, address, driver and sequence number, then one \
+            Starts the udev monitor (libudev, netlink; PCI events only), scans the devices under --sysfs-root, \
+            then follows the monitor. For each event it prints the action, address, driver and sequence number, then one \
             line per device whose fields changed (old → new; an unbind shows the driver the device had) and \
             per group whose members or viability changed. When the socket's receive buffer overflowed and \
             events were lost, the whole graph is rescanned and the difference printed as a resync.
@@ -76,10 +71,10 @@ struct WatchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let root = global.root
-        let follower = try GraphFollower(root: root)
         let format: WatchPrinter.Format = json ? .json : .human
         let limit = count
         if let replay {
+            let follower = try GraphFollower(root: root)
             let events = try EventReplay.events(path: replay)
             WatchPrinter.note("watching \(follower.graph.devices.count) devices in \(follower.graph.groups.count) groups under \(root); replaying \(replay == "-" ? "standard input" : replay)")
             try await Self.withTimeout(timeout) {
@@ -90,16 +85,26 @@ struct WatchCommand: AsyncParsableCommand {
             let source = (source ?? .udev).monitorSource
             let monitor = try UdevMonitor(source: source, receiveBufferSize: receiveBuffer)
             defer { monitor.stop() }
+            // Scanned after the socket listens: an event in between is queued and re-applied, never missed.
+            let follower = try GraphFollower(root: root)
+            WatchPrinter.note("watching \(follower.graph.devices.count) devices in \(follower.graph.groups.count) groups under \(root); listening to \(source.rawValue) events")
+            if source == .udev && !Self.udevdIsRunning {
+                WatchPrinter.note("warning: no udevd seems to run (/run/udev/control is missing): libudev delivers no 'udev' events without one; try --source kernel")
+            }
             if let limited = monitor.receiveBufferLimited {
                 WatchPrinter.note("warning: \(limited); the socket keeps the largest buffer net.core.rmem_max allows")
             }
-            WatchPrinter.note("watching \(follower.graph.devices.count) devices in \(follower.graph.groups.count) groups under \(root); listening to \(source.rawValue) events")
             try await Self.withTimeout(timeout) {
                 var follower = follower
                 let complete = try await WatchPrinter.follow(monitor.events, with: &follower, format: format, count: limit)
                 if !complete, !Task.isCancelled, let failure = monitor.failure { throw failure }
             }
         }
+    }
+
+    /// Whether systemd-udevd's control socket exists, as libudev itself checks before subscribing to `udev` events.
+    static var udevdIsRunning: Bool {
+        SysfsRoot("/run/udev").existsWithoutFollowing("control")
     }
 
     /// Runs `body`, cancelling it after `seconds` (which then counts as success).
@@ -137,7 +142,8 @@ enum WatchPrinter {
             case (.resync(let change), .human): lines = EventReport.humanResyncLines(change: change)
             case (.resync(let change), .json): lines = [EventReport.jsonResyncLine(change: change)]
             }
-            writeAll(STDOUT_FILENO, lines.joined(separator: "\n") + "\n")
+            // One write(2) per event, unbuffered: a reader of a pipe sees each event at once.
+            StandardOutput.write(lines.joined(separator: "\n") + "\n")
             if case .device = step {
                 seen += 1
                 if let count, seen >= count { return true }
@@ -148,19 +154,6 @@ enum WatchPrinter {
 
     /// A status line on standard error (standard output carries only events).
     static func note(_ text: String) {
-        writeAll(STDERR_FILENO, text + "\n")
-    }
-
-    /// `write(2)` until all of `text` is out: unbuffered, so a reader of a pipe sees each event at once.
-    static func writeAll(_ fd: Int32, _ text: String) {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            bytes = bytes.dropFirst(written)
-        }
+        StandardError.write(text + "\n")
     }
 }
