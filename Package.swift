@@ -58,10 +58,15 @@ let package = Package(
             name: "Journal",
             dependencies: [.product(name: "Crypto", package: "swift-crypto"), "Sysfs"]
         ),
+        // The daemon's core: graph, assignments, planner, executor and journal, fed by one event stream.
+        .target(
+            name: "Agent",
+            dependencies: ["Sysfs", "Topology", "Enforcement", "Journal"]
+        ),
         .executableTarget(
             name: "vfio-warden",
             dependencies: [
-                "Sysfs", "Topology", "Udev", "SimulatedKernel", "Reports", "Journal", "Enforcement",
+                "Sysfs", "Topology", "Udev", "SimulatedKernel", "Reports", "Journal", "Enforcement", "Agent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -79,6 +84,7 @@ let package = Package(
             dependencies: ["SimulatedKernel", "Topology", "Sysfs", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .testTarget(name: "JournalTests", dependencies: ["Journal"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Enforcement", "Journal", "Topology", "Sysfs", "SimulatedKernel"]),
         .testTarget(name: "EnforcementTests", dependencies: ["Enforcement", "Topology", "Sysfs", "SimulatedKernel"]),
     ],
     swiftLanguageModes: [.v6]
