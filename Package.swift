@@ -63,10 +63,15 @@ let package = Package(
             name: "Agent",
             dependencies: ["Sysfs", "Topology", "Enforcement", "Journal"]
         ),
+        // `simulate`: scenarios played against the real engine on the simulated kernel.
+        .target(
+            name: "Simulation",
+            dependencies: ["Agent", "Enforcement", "Journal", "SimulatedKernel", "Sysfs", "Topology"]
+        ),
         .executableTarget(
             name: "vfio-warden",
             dependencies: [
-                "Sysfs", "Topology", "Udev", "SimulatedKernel", "Reports", "Journal", "Enforcement", "Agent",
+                "Sysfs", "Topology", "Udev", "SimulatedKernel", "Reports", "Journal", "Enforcement", "Agent", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
