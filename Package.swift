@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // libudev, through pkg-config; Debian's libudev-dev provides it.
@@ -50,10 +51,15 @@ let package = Package(
             name: "Journal",
             dependencies: [.product(name: "Crypto", package: "swift-crypto"), "Sysfs"]
         ),
+        // The policy file (allowlist, protected devices, static assignments, SR-IOV rules) and its validation.
+        .target(
+            name: "Policy",
+            dependencies: ["Sysfs", "Topology", .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
         .executableTarget(
             name: "vfio-warden",
             dependencies: [
-                "Sysfs", "Topology", "Udev", "SimulatedKernel", "Reports", "Journal",
+                "Sysfs", "Topology", "Udev", "SimulatedKernel", "Reports", "Journal", "Policy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -68,6 +74,9 @@ let package = Package(
         .testTarget(name: "UdevTests", dependencies: ["Udev", "Topology", "Sysfs"]),
         .testTarget(name: "SimulatedKernelTests", dependencies: ["SimulatedKernel", "Topology", "Sysfs"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "Topology", "Sysfs", "SimulatedKernel"]),
+        .testTarget(name: "HostUseTests", dependencies: ["Topology", "Sysfs", "SimulatedKernel"]),
+        .testTarget(name: "CheckCommandTests", dependencies: ["vfio-warden", "SimulatedKernel", "Sysfs"]),
     ],
     swiftLanguageModes: [.v6]
 )
