@@ -20,6 +20,7 @@ struct VFIOWarden: AsyncParsableCommand {
             ShowCommand.self,
             ExampleTreeCommand.self,
             SnapshotCommand.self,
+            CheckCommand.self,
         ]
     )
 }
