@@ -9,6 +9,13 @@ public enum ProcFiles {
         public var fsType: String
         /// The mount source after ` - ` and the type (`/dev/sda1`, `/dev/mapper/vg-root`).
         public var source: String
+
+        public init(majorMinor: String, mountPoint: String, fsType: String, source: String) {
+            self.majorMinor = majorMinor
+            self.mountPoint = mountPoint
+            self.fsType = fsType
+            self.source = source
+        }
     }
 
     /// Parses `proc/self/mountinfo`; malformed lines are skipped.
