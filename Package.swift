@@ -76,7 +76,13 @@ let package = Package(
         .testTarget(name: "JournalTests", dependencies: ["Journal"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Topology", "Sysfs", "SimulatedKernel"]),
         .testTarget(name: "HostUseTests", dependencies: ["Topology", "Sysfs", "SimulatedKernel"]),
-        .testTarget(name: "CheckCommandTests", dependencies: ["vfio-warden", "SimulatedKernel", "Sysfs"]),
+        .testTarget(
+            name: "CheckCommandTests",
+            dependencies: [
+                "vfio-warden", "Policy", "Reports", "SimulatedKernel", "Sysfs",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
