@@ -90,9 +90,25 @@ struct PolicyParser {
             } else {
                 let place = path.isEmpty ? "at the top level" : "in \(path)"
                 let expected = allowed.map { path.isEmpty ? "[\($0)]" : $0 }.joined(separator: ", ")
-                fail(.unknownKey, keyPath, "unknown key '\(key)' \(place): expected one of \(expected)", atKey: true)
+                let suggestion = allowed.filter { Self.distance($0, key) <= 2 }.min { Self.distance($0, key) < Self.distance($1, key) }
+                let hint = suggestion.map { " (did you mean '\($0)'?)" } ?? ""
+                fail(.unknownKey, keyPath, "unknown key '\(key)' \(place)\(hint): expected one of \(expected)", atKey: true)
             }
         }
+    }
+
+    /// Levenshtein distance, for "did you mean" hints on misspelt keys.
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1]
+            for (j, y) in b.enumerated() {
+                current.append(Swift.min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1)))
+            }
+            previous = current
+        }
+        return previous[b.count]
     }
 
     mutating func policy(from root: TOMLTable) -> Policy {

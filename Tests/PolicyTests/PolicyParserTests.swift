@@ -78,7 +78,7 @@ struct PolicyParserTests {
         ErrorCase(name: "number as address", text: "[manage]\nvfs_of = [3]\n",
                   kind: .wrongType, line: 2, column: 11, path: "manage.vfs_of[0]", messageContains: "found an integer"),
         ErrorCase(name: "unknown key in [manage]", text: "[manage]\ndevice = [\"0000:03:01.0\"]\n",
-                  kind: .unknownKey, line: 2, column: 1, path: "manage.device", messageContains: "expected one of devices, ids, classes, vfs_of"),
+                  kind: .unknownKey, line: 2, column: 1, path: "manage.device", messageContains: "unknown key 'device' in manage (did you mean 'devices'?): expected one of devices, ids, classes, vfs_of"),
         ErrorCase(name: "unknown table", text: "\n[protected]\ndevices = [\"0000:00:1f.2\"]\n",
                   kind: .unknownKey, line: 2, column: 2, path: "protected", messageContains: "unknown key 'protected' at the top level"),
         ErrorCase(name: "vfs_of is not a protect key", text: "[protect]\n  vfs_of = []\n",
