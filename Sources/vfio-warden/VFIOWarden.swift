@@ -22,6 +22,7 @@ struct VFIOWarden: AsyncParsableCommand {
             SnapshotCommand.self,
             WatchCommand.self,
             JournalCommand.self,
+            CheckCommand.self,
         ]
     )
 }
