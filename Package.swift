@@ -62,12 +62,13 @@ let package = Package(
         // The daemon's core: graph, assignments, planner, executor and journal, fed by one event stream.
         .target(
             name: "Agent",
-            dependencies: ["Sysfs", "Topology", "Enforcement", "Journal"]
+            dependencies: ["Sysfs", "Topology", "Enforcement", "Journal", "Policy"]
         ),
         // `simulate`: scenarios played against the real engine on the simulated kernel.
         .target(
             name: "Simulation",
-            dependencies: ["Agent", "Enforcement", "Journal", "SimulatedKernel", "Sysfs", "Topology"]
+            dependencies: ["Agent", "Enforcement", "Journal", "Policy", "SimulatedKernel", "Sysfs", "Topology",
+                           .product(name: "TOMLKit", package: "TOMLKit")]
         ),
         // The policy file (allowlist, protected devices, static assignments, SR-IOV rules) and its validation.
         .target(
