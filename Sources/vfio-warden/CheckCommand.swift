@@ -98,6 +98,7 @@ struct CheckCommand: ParsableCommand {
             var file: String
             var monitorOnly: Bool
             var summary: String
+            enum CodingKeys: String, CodingKey { case file, summary, monitorOnly = "monitor_only" }
         }
         var policy: PolicySummary
         var groups: [GroupCheck]
