@@ -105,7 +105,8 @@ let package = Package(
             dependencies: [
                 "vfio-warden", "Policy", "Reports", "SimulatedKernel", "Sysfs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            exclude: ["Golden"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -18,6 +18,27 @@ public struct MemberCheck: Sendable, Hashable, Codable {
     public var policyDetail: String
     /// Whether this member stands in the way of assigning its group.
     public var blocks: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case address, ids, driver, policy, blocks
+        case className = "class_name", isBridge = "bridge", hostUse = "host_use"
+        case policyRule = "policy_rule", policyDetail = "policy_detail"
+    }
+
+    /// Absent values are written as `null`, like the other reports.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(address, forKey: .address)
+        try container.encode(ids, forKey: .ids)
+        try container.encode(className, forKey: .className)
+        try container.encode(driver, forKey: .driver)
+        try container.encode(isBridge, forKey: .isBridge)
+        try container.encode(hostUse, forKey: .hostUse)
+        try container.encode(policy, forKey: .policy)
+        try container.encode(policyRule, forKey: .policyRule)
+        try container.encode(policyDetail, forKey: .policyDetail)
+        try container.encode(blocks, forKey: .blocks)
+    }
 }
 
 /// One group as `check` shows it, and whether it could be assigned to a guest.
@@ -32,6 +53,21 @@ public struct GroupCheck: Sendable, Hashable, Codable {
     /// The owner of a static assignment covering the group, if any.
     public var assignedTo: String?
     public var members: [MemberCheck]
+
+    enum CodingKeys: String, CodingKey {
+        case group, verdict, blocked, reasons, members
+        case assignedTo = "assigned_to"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(group, forKey: .group)
+        try container.encode(verdict, forKey: .verdict)
+        try container.encode(blocked, forKey: .blocked)
+        try container.encode(reasons, forKey: .reasons)
+        try container.encode(assignedTo, forKey: .assignedTo)
+        try container.encode(members, forKey: .members)
+    }
 }
 
 /// Combines the host-use analysis and the policy into group verdicts: a group is blocked when any member is in

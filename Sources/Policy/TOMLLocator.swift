@@ -248,8 +248,10 @@ private struct Scanner {
             guard let c = current else { return }
             if c == "]" { advance(); return }
             if c == "," { advance(); continue }
+            let before = index
             value(path: "\(path)[\(element)]", into: &locator)
             element += 1
+            if index == before { advance() }   // malformed text: always make progress
         }
     }
 
@@ -266,7 +268,13 @@ private struct Scanner {
             let key = join(path, names.joined(separator: "."))
             locator.record(key: key, at: start)
             skipSpaces()
-            if current == "=" { advance(); skipSpaces(); value(path: key, into: &locator) }
+            if current == "=" {
+                advance()
+                skipSpaces()
+                let before = index
+                value(path: key, into: &locator)
+                if index == before { advance() }   // malformed text: always make progress
+            }
         }
     }
 }

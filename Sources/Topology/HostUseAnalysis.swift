@@ -9,17 +9,17 @@ import Darwin
 public struct HostUseReason: Sendable, Hashable, Codable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable, Codable {
         /// A disk or partition under the device (or a dm/md device built on it) is mounted.
-        case mountedFilesystem
+        case mountedFilesystem = "mounted_filesystem"
         /// A disk or partition under the device (or a dm/md device built on it) is active swap.
         case swap
         /// A partition or disk under the device is held by device-mapper (LVM, crypt) or md (RAID).
-        case blockHolder
+        case blockHolder = "block_holder"
         /// The device carries a disk, and whether it is in use cannot be told (a /proc file is unreadable).
-        case blockUnknown
+        case blockUnknown = "block_unknown"
         /// A network interface of the device is up, has addresses or routes, or is enslaved in a bond/bridge.
-        case networkInterface
+        case networkInterface = "network_interface"
         /// `boot_vga` is 1.
-        case bootVGA
+        case bootVGA = "boot_vga"
         /// A framebuffer (`class/graphics/fb*`), possibly the active console, is on the device.
         case framebuffer
         /// A DRM device (`class/drm/card*`) is on the device.
@@ -27,7 +27,7 @@ public struct HostUseReason: Sendable, Hashable, Codable, CustomStringConvertibl
         /// The device is a bridge upstream of a device in host use.
         case upstream
         /// The device is the PF of a VF in host use (resetting or unbinding the PF removes its VFs).
-        case physicalFunction
+        case physicalFunction = "physical_function"
     }
 
     public var kind: Kind

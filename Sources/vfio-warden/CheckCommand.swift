@@ -25,6 +25,10 @@ struct CheckCommand: ParsableCommand {
 
             A missing default policy (/etc/vfio-warden/policy.toml) means monitor-only; a missing file named \
             with --policy is an error.
+
+            When --sysfs-root is a snapshot of another host, point --proc-root at a copy of that host's /proc \
+            files (self/mountinfo, swaps, net/route, net/ipv6_route, net/if_inet6, net/fib_trie): host use joins \
+            the two. An unreadable mountinfo or swaps makes every disk controller count as in use.
             """
     )
 
@@ -98,6 +102,7 @@ struct CheckCommand: ParsableCommand {
             var file: String
             var monitorOnly: Bool
             var summary: String
+            enum CodingKeys: String, CodingKey { case file, summary, monitorOnly = "monitor_only" }
         }
         var policy: PolicySummary
         var groups: [GroupCheck]

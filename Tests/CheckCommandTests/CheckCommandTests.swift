@@ -65,14 +65,14 @@ struct CheckCommandTests {
             #expect(reasons.contains { $0.hasPrefix("0000:00:1f.2: protected by protect.devices[0] (0000:00:1f.2, line ") })
             let members = try #require(chipset["members"] as? [[String: Any]])
             let ahci = try #require(members.first { $0["address"] as? String == "0000:00:1f.2" })
-            let hostUse = try #require(ahci["hostUse"] as? [String: Any])
+            let hostUse = try #require(ahci["host_use"] as? [String: Any])
             #expect(hostUse["safe"] as? Bool == false)
             #expect(ahci["policy"] as? String == "protected")
 
             // Group 2: the e1000e (down, no address) behind its root port, allowlisted by ids and statically assigned.
             let nicGroup = try group(2, in: object)
             #expect(nicGroup["verdict"] as? String == "could-be-assigned")
-            #expect(nicGroup["assignedTo"] as? String == "vm-router")
+            #expect(nicGroup["assigned_to"] as? String == "vm-router")
             #expect((nicGroup["reasons"] as? [String])?.isEmpty == true)
             let nicMembers = try #require(nicGroup["members"] as? [[String: Any]])
             #expect(nicMembers.map { $0["policy"] as? String } == ["bridge", "managed"])
@@ -88,12 +88,23 @@ struct CheckCommandTests {
         }
     }
 
+    @Test("Golden: check --json and the text on the q35 host with the example policy")
+    func golden() throws {
+        try withQ35Host { sysfs, proc, _ in
+            let text = try String(contentsOf: URL(fileURLWithPath: examplePolicyPath), encoding: .utf8)
+            let policy = try Policy.parse(text: text, file: "policy.example.toml")
+            let report = try CheckCommand.report(sysfs: sysfs, proc: proc, policy: policy, address: nil)
+            try expectGolden(String(decoding: try JSONRendering.encode(report), as: UTF8.self), "check-q35-example-policy.json")
+            try expectGolden(CheckCommand.render(report), "check-q35-example-policy.txt")
+        }
+    }
+
     @Test("Without a policy every group is blocked as monitor-only, host use is still reported")
     func monitorOnly() throws {
         try withQ35Host { sysfs, proc, _ in
             let object = try json(try CheckCommand.report(sysfs: sysfs, proc: proc, policy: .monitorOnly(), address: nil))
             let policy = try #require(object["policy"] as? [String: Any])
-            #expect(policy["monitorOnly"] as? Bool == true)
+            #expect(policy["monitor_only"] as? Bool == true)
             let groups = try #require(object["groups"] as? [[String: Any]])
             #expect(groups.allSatisfy { $0["verdict"] as? String == "blocked" })
             #expect(groups.allSatisfy { ($0["reasons"] as? [String])?.first?.hasPrefix("monitor-only") == true })
@@ -148,4 +159,21 @@ struct CheckCommandTests {
     func missingDefault() throws {
         #expect(try CheckCommand.loadPolicy(path: nil).isMonitorOnly)
     }
+}
+
+/// Compares output with `Tests/CheckCommandTests/Golden/NAME`. Run with `VFIO_WARDEN_REGENERATE_GOLDEN=1 swift test`
+/// to write the current output as the new golden file (then review the diff before committing).
+private func expectGolden(_ actual: String, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+    let file = directory.appendingPathComponent(name)
+    if ProcessInfo.processInfo.environment["VFIO_WARDEN_REGENERATE_GOLDEN"] == "1" {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try actual.write(to: file, atomically: true, encoding: .utf8)
+        return
+    }
+    guard let expected = try? String(contentsOf: file, encoding: .utf8) else {
+        Issue.record("golden file \(name) is missing; run VFIO_WARDEN_REGENERATE_GOLDEN=1 swift test", sourceLocation: sourceLocation)
+        return
+    }
+    #expect(actual == expected, "output differs from Golden/\(name)", sourceLocation: sourceLocation)
 }

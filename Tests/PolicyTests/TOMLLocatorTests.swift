@@ -52,4 +52,20 @@ struct TOMLLocatorTests {
         // A path the text does not hold falls back to its closest ancestor.
         #expect(locator.position(of: "manage.devices[1].serial") == SourcePosition(line: 6, column: 5))
     }
+
+    @Test("Malformed text never hangs or crashes the locator", arguments: [
+        "a = [}]", "x = {a = }", "[[", "= = =", "a = \"unterminated", "k = '''never closed", "[t\n]]]\n{", "a = [1, {b = [}, 2]",
+    ])
+    func malformed(_ text: String) {
+        let locator = TOMLLocator(text: text)
+        #expect(locator.values.count <= text.count)
+    }
+
+    @Test("Keys and values inside [[array-of-tables]]")
+    func arrayOfTablesPositions() {
+        let locator = TOMLLocator(text: "[manage]\ndevices = [\"0000:03:01.0\"]\n[[sriov]]\npf = \"02:00.0\"\nnumvfs = 2\n")
+        #expect(locator.keys["sriov[0].numvfs"] == SourcePosition(line: 5, column: 1))
+        #expect(locator.values["sriov[0].numvfs"] == SourcePosition(line: 5, column: 10))
+        #expect(locator.values["manage.devices[0]"] == SourcePosition(line: 2, column: 12))
+    }
 }
