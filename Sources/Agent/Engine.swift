@@ -240,9 +240,11 @@ public actor Engine {
 
     /// A violation: journal it, then carry out the fix (or journal why it may not be fixed).
     private func enforce(_ plan: Plan, cause: Cause, into report: inout Report) async {
-        if let address = plan.targets.first, let device = graph.devices[address] {
+        // A host driver holding the device is a violation; a new device that no driver holds yet only needs isolating.
+        if let address = plan.targets.first, let device = graph.devices[address], let driver = device.driver,
+           !GroupViability.isIsolatingDriver(driver) {
             await record(.violationDetected(Violation(group: groupRef(device.iommuGroup ?? -1), device: address,
-                                                      driver: device.driver ?? "none", owner: plan.owner)),
+                                                      driver: driver, owner: plan.owner)),
                          cause: cause, into: &report)
         }
         if plan.isRefused {
@@ -293,7 +295,7 @@ public actor Engine {
             report.states.append((number, previous, status))
             let change = GroupStateChange(group: groupRef(number), from: previous.flatMap { GroupState(rawValue: $0.rawValue) },
                                           to: GroupState(rawValue: status.state.rawValue) ?? .host,
-                                          reason: status.reasons.joined(separator: "; "), owner: status.owner)
+                                          reason: status.summary, owner: status.owner)
             await record(.groupStateChanged(change), cause: cause, into: &report)
         }
     }

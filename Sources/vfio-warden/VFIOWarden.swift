@@ -23,6 +23,7 @@ struct VFIOWarden: AsyncParsableCommand {
             WatchCommand.self,
             JournalCommand.self,
             CheckCommand.self,
+            SimulateCommand.self,
         ]
     )
 }
