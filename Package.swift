@@ -96,6 +96,7 @@ let package = Package(
             dependencies: ["SimulatedKernel", "Topology", "Sysfs", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .testTarget(name: "JournalTests", dependencies: ["Journal"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Agent", "Journal", "Policy", "SimulatedKernel", "Sysfs", "Topology"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Enforcement", "Journal", "Topology", "Sysfs", "SimulatedKernel"]),
         .testTarget(name: "EnforcementTests", dependencies: ["Enforcement", "Topology", "Sysfs", "SimulatedKernel"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Topology", "Sysfs", "SimulatedKernel"]),

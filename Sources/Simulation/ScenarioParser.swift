@@ -45,13 +45,14 @@ public enum ScenarioParser {
         let locator: TOMLLocator
         var errors: [ScenarioError] = []
 
-        mutating func fail(_ path: String, _ message: String) {
-            errors.append(ScenarioError(file: file, position: locator.position(of: path), path: path, message: message))
+        mutating func fail(_ path: String, _ message: String, atKey: Bool = false) {
+            let position = atKey ? locator.keyPosition(of: path) : locator.position(of: path)
+            errors.append(ScenarioError(file: file, position: position, path: path, message: message))
         }
 
         mutating func scenario(_ root: TOMLTable) -> Scenario {
             for key in root.keys where !["name", "description", "step"].contains(key) {
-                fail(key, "unknown key (expected name, description or [[step]])")
+                fail(key, "unknown key (expected name, description or [[step]])", atKey: true)
             }
             var scenario = Scenario(name: root["name"]?.string ?? file, description: root["description"]?.string ?? "", steps: [])
             guard let steps = root["step"] else {
@@ -76,7 +77,7 @@ public enum ScenarioParser {
         mutating func step(_ table: TOMLTable, at path: String) -> Scenario.Step? {
             let allowed: Set<String> = ["say", "kernel", "command", "device", "devices", "driver", "owner", "pf", "count", "module", "interface"]
             for key in table.keys where !allowed.contains(key) {
-                fail("\(path).\(key)", "unknown key")
+                fail("\(path).\(key)", "unknown key (expected \(allowed.sorted().joined(separator: ", ")))", atKey: true)
             }
             if let text = table["say"]?.string { return .say(text) }
             if let kind = table["kernel"]?.string {
