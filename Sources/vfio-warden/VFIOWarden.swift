@@ -24,6 +24,9 @@ struct VFIOWarden: AsyncParsableCommand {
             JournalCommand.self,
             CheckCommand.self,
             SimulateCommand.self,
+            PlanCommand.self,
+            AssignCommand.self,
+            ReleaseCommand.self,
         ]
     )
 }
