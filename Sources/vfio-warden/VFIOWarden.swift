@@ -27,6 +27,7 @@ struct VFIOWarden: AsyncParsableCommand {
             PlanCommand.self,
             AssignCommand.self,
             ReleaseCommand.self,
+            AgentCommand.self,
         ]
     )
 }
