@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(
             name: "ReportsTests",
             dependencies: ["Reports", "Topology", "Sysfs", "SimulatedKernel"],
-            resources: [.copy("Golden")]
+            exclude: ["Golden"]
         ),
         .testTarget(name: "UdevTests", dependencies: ["Udev", "Topology", "Sysfs"]),
         .testTarget(name: "SimulatedKernelTests", dependencies: ["SimulatedKernel", "Topology", "Sysfs"]),

@@ -33,8 +33,10 @@ public struct GroupViability: Sendable, Hashable, Codable {
         driver.hasPrefix("vfio") || driver == "pci-stub"
     }
 
-    /// Whether `device` as it stands keeps its group viable.
+    /// Whether `device` as it stands keeps its group viable. A device whose `driver` link could not be read
+    /// does not: nothing proves it is isolated.
     public static func keepsGroupViable(_ device: PCIDevice) -> Bool {
+        if device.problems.contains(where: { $0.attribute == "driver" }) { return false }
         guard let driver = device.driver else { return true }
         if isIsolatingDriver(driver) { return true }
         return device.isBridge && driver == "pcieport"
@@ -45,7 +47,11 @@ public struct GroupViability: Sendable, Hashable, Codable {
         var reasons: [String] = []
         for device in devices where !keepsGroupViable(device) {
             let role = device.isBridge ? "bridge" : "endpoint"
-            reasons.append("\(device.address) (\(role)) is bound to host driver \(device.driver ?? "?")")
+            if let driver = device.driver {
+                reasons.append("\(device.address) (\(role)) is bound to host driver \(driver)")
+            } else {
+                reasons.append("\(device.address) (\(role)) has a driver link that cannot be read, so its isolation is unknown")
+            }
         }
         return GroupViability(viable: reasons.isEmpty, reasons: reasons)
     }

@@ -4,10 +4,40 @@ import Sysfs
 /// Options every subcommand takes.
 struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("sysfs-root"), help: ArgumentHelp(
-        "The directory that plays the role of /sys (a snapshot or a simulated tree).", valueName: "dir"))
+        "The directory that plays the role of /sys: a snapshot (directory or tarball) or a simulated tree.",
+        valueName: "dir"))
     var sysfsRoot: String = "/sys"
 
+    /// The root as given. A tarball is not readable as it is: use ``resolvedRoot()``.
     var root: SysfsRoot { SysfsRoot(sysfsRoot) }
+
+    /// The root to read, unpacking a snapshot tarball into a temporary directory first (removed at exit).
+    func resolvedRoot() throws -> ResolvedSysfsRoot {
+        guard Tarball.isTarball(sysfsRoot) else { return ResolvedSysfsRoot(root: root, temporary: nil) }
+        let directory = try Tarball.temporaryDirectory(prefix: "vfio-warden-root")
+        do {
+            try Tarball.unpack(sysfsRoot, into: directory)
+        } catch {
+            Tarball.remove(directory)
+            throw CommandFailure("cannot unpack --sysfs-root \(sysfsRoot): \(error)")
+        }
+        return ResolvedSysfsRoot(root: SysfsRoot(directory), temporary: directory)
+    }
+}
+
+/// A sysfs root ready to read; removes the directory a tarball was unpacked into when released.
+final class ResolvedSysfsRoot {
+    let root: SysfsRoot
+    private let temporary: String?
+
+    init(root: SysfsRoot, temporary: String?) {
+        self.root = root
+        self.temporary = temporary
+    }
+
+    deinit {
+        if let temporary { Tarball.remove(temporary) }
+    }
 }
 
 /// The output format shared by `list` and `show`.

@@ -16,6 +16,10 @@ struct VFIOWarden: AsyncParsableCommand {
         version: VersionInfo.version,
         subcommands: [
             // One line per subcommand; keep this list the only place they are registered.
+            ListCommand.self,
+            ShowCommand.self,
+            ExampleTreeCommand.self,
+            SnapshotCommand.self,
         ]
     )
 }

@@ -1,0 +1,22 @@
+import SystemPackage
+
+/// Writes rendered output to standard output in one go (`write(2)` until done), so large listings are not
+/// split into many small writes.
+enum StandardOutput {
+    static func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        bytes.withUnsafeBytes { buffer in
+            _ = try? FileDescriptor.standardOutput.writeAll(buffer)
+        }
+        bytes.removeAll()
+    }
+}
+
+/// Warnings and errors that are not the command's output.
+enum StandardError {
+    static func write(_ text: String) {
+        Array(text.utf8).withUnsafeBytes { buffer in
+            _ = try? FileDescriptor.standardError.writeAll(buffer)
+        }
+    }
+}

@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct ReportsPlaceholderTests {
-    @Test func moduleBuilds() {}
-}

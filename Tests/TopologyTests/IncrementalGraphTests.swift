@@ -1,0 +1,141 @@
+import Testing
+import Sysfs
+@testable import Topology
+import SimulatedKernel
+
+/// A small deterministic generator, so a failing sequence can be replayed from its seed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite struct IncrementalGraphTests {
+    /// One random kernel-side happening on the current tree; returns the events it emitted.
+    func randomHappening(_ kernel: SimulatedKernel, graph: TopologyGraph, step: Int, rng: inout SplitMix64) throws -> [DeviceEvent] {
+        let devices = graph.sortedDevices
+        let drivers = ["e1000", "e1000e", "vfio-pci", "pci-stub", "virtio-pci", "nvme"]
+        switch Int.random(in: 0..<7, using: &rng) {
+        case 0:
+            // Hot-plug a new function behind the PCIe-to-PCI bridge (joins its group) or on a new root bus slot.
+            let behindBridge = Bool.random(using: &rng)
+            let slot = UInt8(4 + step % 28)
+            let address = behindBridge
+                ? PCIAddress(bus: 3, slot: slot, function: 0)
+                : PCIAddress(bus: 0, slot: 3, function: UInt8(step % 8))
+            guard graph.devices[address] == nil else { return [] }
+            let group = behindBridge ? 4 : 100 + step
+            let driver = Bool.random(using: &rng) ? drivers.randomElement(using: &rng) : nil
+            return try kernel.hotplug(DeviceSpec(address, vendor: 0x8086, device: 0x100e, classCode: 0x020000,
+                                                 driver: driver, group: group,
+                                                 parent: behindBridge ? .literal("0000:00:02.0") : nil))
+        case 1:
+            // Unplug anything but the chipset and host bridge (which a real host never loses).
+            // VFs go away through sriov_numvfs, not one by one.
+            let candidates = devices.filter { ($0.address.bus != 0 || $0.address.slot == 3) && $0.physfn == nil }
+            guard let victim = candidates.randomElement(using: &rng) else { return [] }
+            return try kernel.unplug(victim.address)
+        case 2, 3:
+            guard let device = devices.filter({ $0.driver == nil && !$0.isBridge }).randomElement(using: &rng) else { return [] }
+            return try kernel.bind(device.address, driver: drivers.randomElement(using: &rng)!)
+        case 4:
+            guard let device = devices.filter({ $0.driver != nil }).randomElement(using: &rng) else { return [] }
+            return try kernel.unbind(device.address)
+        default:
+            guard let pf = devices.first(where: { $0.sriov != nil }) else { return [] }
+            let count = pf.sriov!.numVFs == 0 ? Int.random(in: 1...4, using: &rng) : 0
+            return try kernel.setNumVFs(pf.address, to: count)
+        }
+    }
+
+    @Test(arguments: [UInt64(1), 2, 3, 42, 1234, 99_991, 0xDEAD_BEEF, 7_777_777])
+    func incrementalGraphEqualsAFreshScanAfterAnyEventSequence(seed: UInt64) throws {
+        try withTemporaryRoot { root in
+            let kernel = SimulatedKernel(tree: try ExampleHosts.build(ExampleHosts.q35, at: root))
+            var graph = try TopologyGraph.scan(root: root)
+            var rng = SplitMix64(state: seed)
+            var applied = 0
+            for step in 0..<60 {
+                let events = try randomHappening(kernel, graph: graph, step: step, rng: &rng)
+                for event in events { _ = graph.apply(event, reading: root) }
+                applied += events.count
+                let fresh = try TopologyGraph.scan(root: root)
+                #expect(graph == fresh, "seed \(seed), step \(step): after \(events.map { "\($0.action) \($0.address)" })")
+                if graph != fresh { return }
+            }
+            #expect(applied > 20, "the sequence should exercise the graph (seed \(seed) applied \(applied) events)")
+        }
+    }
+
+    @Test func unbindReportsTheDriverTheEventDidNotCarry() throws {
+        try withTemporaryRoot { root in
+            let kernel = SimulatedKernel(tree: try ExampleHosts.build(ExampleHosts.q35, at: root))
+            var graph = try TopologyGraph.scan(root: root)
+            let events = try kernel.unbind(.literal("0000:03:01.0"))
+            #expect(events.count == 1 && events[0].action == .unbind && events[0].driver == nil)
+            let change = graph.apply(events[0], reading: root)
+            #expect(change.devices == [DeviceChange(address: .literal("0000:03:01.0"), kind: .changed,
+                                                    fields: [FieldChange(field: "driver", old: "e1000", new: nil)])])
+            #expect(change.groups.isEmpty, "virtio-net still keeps group 4 not viable")
+        }
+    }
+
+    @Test func bindingTheLastHostMemberMakesTheGroupViable() throws {
+        try withTemporaryRoot { root in
+            let kernel = SimulatedKernel(tree: try ExampleHosts.build(ExampleHosts.q35, at: root))
+            var graph = try TopologyGraph.scan(root: root)
+            for event in try kernel.unbind(.literal("0000:03:01.0")) { _ = graph.apply(event, reading: root) }
+            for event in try kernel.bind(.literal("0000:03:01.0"), driver: "vfio-pci") { _ = graph.apply(event, reading: root) }
+            _ = try kernel.unbind(.literal("0000:03:02.0"))
+            let events = try kernel.bind(.literal("0000:03:02.0"), driver: "vfio-pci")
+            var change = GraphChange()
+            for event in [DeviceEvent(action: .unbind, address: .literal("0000:03:02.0"))] + events {
+                let step = graph.apply(event, reading: root)
+                change.devices += step.devices
+                change.groups += step.groups
+            }
+            #expect(change.groups.last?.group == 4)
+            #expect(change.groups.last?.before?.viable == false)
+            #expect(change.groups.last?.after?.viable == true)
+        }
+    }
+
+    @Test func vfCreationUpdatesThePFAndAddsNewGroups() throws {
+        try withTemporaryRoot { root in
+            let kernel = SimulatedKernel(tree: try ExampleHosts.build(ExampleHosts.q35, at: root))
+            var graph = try TopologyGraph.scan(root: root)
+            var changed: [DeviceChange] = []
+            var groups: [GroupChange] = []
+            for event in try kernel.setNumVFs(.literal("0000:02:00.0"), to: 2) {
+                let change = graph.apply(event, reading: root)
+                changed += change.devices
+                groups += change.groups
+            }
+            #expect(changed.contains { $0.address == .literal("0000:02:00.1") && $0.kind == .added })
+            #expect(changed.contains { $0.address == .literal("0000:02:00.0") && $0.fields.contains { $0.field == "sriov_numvfs" && $0.new == "2" } })
+            #expect(Set(groups.filter { $0.before == nil }.map(\.group)) == [6, 7])
+            #expect(graph == (try TopologyGraph.scan(root: root)))
+        }
+    }
+
+    @Test func overflowRescanCatchesUpWithEverythingMissed() throws {
+        try withTemporaryRoot { root in
+            let kernel = SimulatedKernel(tree: try ExampleHosts.build(ExampleHosts.q35, at: root))
+            var graph = try TopologyGraph.scan(root: root)
+            // Events lost: the graph never sees these.
+            try kernel.unbind(.literal("0000:01:00.0"))
+            try kernel.setNumVFs(.literal("0000:02:00.0"), to: 3)
+            try kernel.unplug(.literal("0000:03:02.0"))
+            #expect(graph != (try TopologyGraph.scan(root: root)))
+            let change = try graph.rescan(root: root)
+            #expect(graph == (try TopologyGraph.scan(root: root)))
+            #expect(change.devices.filter { $0.kind == .added }.count == 3)
+            #expect(change.devices.filter { $0.kind == .removed }.map(\.address) == [.literal("0000:03:02.0")])
+        }
+    }
+}
