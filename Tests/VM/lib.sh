@@ -20,3 +20,21 @@ wait_for() {
 }
 # Does the agent have this subcommand? (listed under SUBCOMMANDS in --help)
 has_command() { vfio-warden --help 2>&1 | grep -qE "^ +$1( |\$)"; }
+# Kernel uevents for PCI as "action address driver" lines, in SEQNUM order:
+#   uevents_start FILE; ...; uevents_stop FILE  (then read FILE.txt)
+uevents_start() {
+    udevadm monitor --kernel --property --subsystem-match=pci >"$1" 2>&1 &
+    echo $! >"$1.pid"
+    wait_for 20 awk -v p="$(cat "$1.pid")" '$2 == 15 && $3 == p { f = 1 } END { exit !f }' /proc/net/netlink
+}
+uevents_stop() {
+    sleep 0.3
+    kill "$(cat "$1.pid")" 2>/dev/null; wait "$(cat "$1.pid")" 2>/dev/null
+    awk 'function out() { if (seq != "" && ss == "pci") print seq, act, slot, (drv == "" ? "-" : drv); seq = act = slot = drv = ss = "" }
+         /^(UDEV|KERNEL)/ { out() } /^$/ { out() }
+         /^ACTION=/ { act = substr($0, 8) } /^SEQNUM=/ { seq = substr($0, 8) } /^PCI_SLOT_NAME=/ { slot = substr($0, 15) }
+         /^DRIVER=/ { drv = substr($0, 8) } /^SUBSYSTEM=/ { ss = substr($0, 11) }
+         END { out() }' "$1" | sort -n | cut -d' ' -f2- >"$1.txt"
+}
+# events_of FILE.txt ADDRESS: that device's actions, "bind(driver)" for binds, space separated.
+events_of() { awk -v a="$2" '$2 == a { print $1 (($1 == "bind" || $1 == "change") && $3 != "-" ? "(" $3 ")" : "") }' "$1" | tr '\n' ' ' | sed 's/ $//'; }
