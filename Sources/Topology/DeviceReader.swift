@@ -23,55 +23,55 @@ public struct DeviceReader: Sendable {
             if error.errno == .noSuchFileOrDirectory { return nil }
             canonical = ""
         }
-        guard root.exists(base) else { return nil }
+        guard let directory = try? SysfsDirectory(base, in: root) else { return nil }
         var device = PCIDevice(address: address)
         device.parent = AttributeParsers.parentBridge(devicePathTarget: canonical)
 
-        device.vendorID = readHex(.vendor, digits: 4, of: base, into: &device).map { UInt16($0) }
-        device.deviceID = readHex(.device, digits: 4, of: base, into: &device).map { UInt16($0) }
-        device.subsystemVendorID = readHex(.subsystemVendor, digits: 4, of: base, into: &device, optional: true)
+        device.vendorID = readHex(.vendor, digits: 4, in: directory, into: &device).map { UInt16($0) }
+        device.deviceID = readHex(.device, digits: 4, in: directory, into: &device).map { UInt16($0) }
+        device.subsystemVendorID = readHex(.subsystemVendor, digits: 4, in: directory, into: &device, optional: true)
             .map { UInt16($0) }
-        device.subsystemDeviceID = readHex(.subsystemDevice, digits: 4, of: base, into: &device, optional: true)
+        device.subsystemDeviceID = readHex(.subsystemDevice, digits: 4, in: directory, into: &device, optional: true)
             .map { UInt16($0) }
-        device.classCode = readHex(.class, digits: 6, of: base, into: &device)
+        device.classCode = readHex(.class, digits: 6, in: directory, into: &device)
 
-        device.driver = readLinkedName(.driver, of: base, into: &device)
-        if let text = readText(.driverOverride, of: base, into: &device, optional: true) {
+        device.driver = readLinkedName(.driver, in: directory, into: &device)
+        if let text = readText(.driverOverride, in: directory, into: &device, optional: true) {
             device.driverOverride = AttributeParsers.driverOverride(text)
         }
-        if let groupName = readLinkedName(.iommuGroup, of: base, into: &device) {
+        if let groupName = readLinkedName(.iommuGroup, in: directory, into: &device) {
             if let number = Int(groupName), number >= 0 {
                 device.iommuGroup = number
             } else {
                 device.problems.append(DeviceProblem(attribute: "iommu_group", message: "link names '\(groupName)', not a group number"))
             }
         }
-        if let pfName = readLinkedName(.physfn, of: base, into: &device) {
+        if let pfName = readLinkedName(.physfn, in: directory, into: &device) {
             if let pf = PCIAddress(pfName) {
                 device.physfn = pf
             } else {
                 device.problems.append(DeviceProblem(attribute: "physfn", message: "link names '\(pfName)', not a PCI address"))
             }
         }
-        if let totalText = readText(.sriovTotalVFs, of: base, into: &device, optional: true) {
-            device.sriov = readSRIOV(totalText: totalText, base: base, into: &device)
+        if let totalText = readText(.sriovTotalVFs, in: directory, into: &device, optional: true) {
+            device.sriov = readSRIOV(totalText: totalText, in: directory, into: &device)
         }
         return device
     }
 
-    private func readSRIOV(totalText: String, base: String, into device: inout PCIDevice) -> SRIOVState? {
+    private func readSRIOV(totalText: String, in directory: borrowing SysfsDirectory, into device: inout PCIDevice) -> SRIOVState? {
         guard let total = AttributeParsers.count(totalText) else {
             device.problems.append(DeviceProblem(attribute: "sriov_totalvfs", message: "'\(totalText)' is not a count"))
             return nil
         }
         var numVFs = 0
-        if let text = readText(.sriovNumVFs, of: base, into: &device) {
+        if let text = readText(.sriovNumVFs, in: directory, into: &device) {
             if let count = AttributeParsers.count(text) { numVFs = count } else {
                 device.problems.append(DeviceProblem(attribute: "sriov_numvfs", message: "'\(text)' is not a count"))
             }
         }
         var autoprobe: Bool?
-        if let text = readText(.sriovDriversAutoprobe, of: base, into: &device, optional: true) {
+        if let text = readText(.sriovDriversAutoprobe, in: directory, into: &device, optional: true) {
             autoprobe = AttributeParsers.flag(text)
             if autoprobe == nil {
                 device.problems.append(DeviceProblem(attribute: "sriov_drivers_autoprobe", message: "'\(text)' is not 0 or 1"))
@@ -81,7 +81,7 @@ public struct DeviceReader: Sendable {
         for index in 0..<numVFs {
             let name = "virtfn\(index)"
             do {
-                let target = try root.readLink("\(base)/\(name)")
+                let target = try directory.readLink(name)
                 if let last = target.split(separator: "/").last, let vf = PCIAddress(last) {
                     device.virtfns.append(vf)
                 } else {
@@ -95,9 +95,9 @@ public struct DeviceReader: Sendable {
     }
 
     /// Reads an attribute's text; a missing file is a problem unless `optional`.
-    private func readText(_ attribute: PCIAttribute, of base: String, into device: inout PCIDevice, optional: Bool = false) -> String? {
+    private func readText(_ attribute: PCIAttribute, in directory: borrowing SysfsDirectory, into device: inout PCIDevice, optional: Bool = false) -> String? {
         do {
-            return try root.read("\(base)/\(attribute.rawValue)")
+            return try directory.read(attribute.rawValue)
         } catch {
             if !(optional && error.errno == .noSuchFileOrDirectory) {
                 device.problems.append(DeviceProblem(attribute: attribute.rawValue, message: "cannot read: \(error.errno)"))
@@ -106,8 +106,8 @@ public struct DeviceReader: Sendable {
         }
     }
 
-    private func readHex(_ attribute: PCIAttribute, digits: Int, of base: String, into device: inout PCIDevice, optional: Bool = false) -> UInt32? {
-        guard let text = readText(attribute, of: base, into: &device, optional: optional) else { return nil }
+    private func readHex(_ attribute: PCIAttribute, digits: Int, in directory: borrowing SysfsDirectory, into device: inout PCIDevice, optional: Bool = false) -> UInt32? {
+        guard let text = readText(attribute, in: directory, into: &device, optional: optional) else { return nil }
         guard let value = AttributeParsers.hexID(text, digits: digits) else {
             device.problems.append(DeviceProblem(
                 attribute: attribute.rawValue,
@@ -118,23 +118,23 @@ public struct DeviceReader: Sendable {
     }
 
     /// The last component of a link's target, checking that the target exists (a dangling link is a problem).
-    private func readLinkedName(_ attribute: PCIAttribute, of base: String, into device: inout PCIDevice) -> String? {
-        let path = "\(base)/\(attribute.rawValue)"
+    private func readLinkedName(_ attribute: PCIAttribute, in directory: borrowing SysfsDirectory, into device: inout PCIDevice) -> String? {
+        let name = attribute.rawValue
         let target: String
         do {
-            target = try root.readLink(path)
+            target = try directory.readLink(name)
         } catch {
             if error.errno != .noSuchFileOrDirectory {
-                device.problems.append(DeviceProblem(attribute: attribute.rawValue, message: "cannot read link: \(error.errno)"))
+                device.problems.append(DeviceProblem(attribute: name, message: "cannot read link: \(error.errno)"))
             }
             return nil
         }
-        guard root.exists(path) else {
-            device.problems.append(DeviceProblem(attribute: attribute.rawValue, message: "link points to '\(target)', which does not exist"))
+        guard directory.exists(name) else {
+            device.problems.append(DeviceProblem(attribute: name, message: "link points to '\(target)', which does not exist"))
             return nil
         }
         guard let last = target.split(separator: "/").last else {
-            device.problems.append(DeviceProblem(attribute: attribute.rawValue, message: "empty link target"))
+            device.problems.append(DeviceProblem(attribute: name, message: "empty link target"))
             return nil
         }
         return String(last)

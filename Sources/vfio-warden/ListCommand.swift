@@ -24,7 +24,7 @@ struct ListCommand: ParsableCommand {
         let report = TopologyReport(graph)
         switch format.format {
         case .table: StandardOutput.write(TableRenderer.render(report))
-        case .json: StandardOutput.write(try JSONRendering.render(report))
+        case .json: StandardOutput.write(try JSONRendering.encode(report))
         case .xml: StandardOutput.write(LibvirtXML.render(report))
         }
     }

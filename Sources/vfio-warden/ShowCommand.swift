@@ -37,7 +37,7 @@ struct ShowCommand: ParsableCommand {
         }
         switch format.format {
         case .table: StandardOutput.write(TableRenderer.render(report))
-        case .json: StandardOutput.write(try JSONRendering.render(report))
+        case .json: StandardOutput.write(try JSONRendering.encode(report))
         case .xml: StandardOutput.write(LibvirtXML.render(report))
         }
     }

@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SystemPackage
 
 /// Writes rendered output to standard output in one go (`write(2)` until done), so large listings are not
@@ -9,6 +14,12 @@ enum StandardOutput {
             _ = try? FileDescriptor.standardOutput.writeAll(buffer)
         }
         bytes.removeAll()
+    }
+
+    static func write(_ data: Data) {
+        data.withUnsafeBytes { buffer in
+            _ = try? FileDescriptor.standardOutput.writeAll(buffer)
+        }
     }
 }
 

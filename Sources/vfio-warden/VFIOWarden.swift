@@ -7,8 +7,8 @@ struct VFIOWarden: AsyncParsableCommand {
         commandName: "vfio-warden",
         abstract: "Keep PCI passthrough safe: IOMMU groups, isolation, enforcement and a journal.",
         discussion: """
-            vfio-warden keeps a live graph of PCI devices and IOMMU groups, shows which groups could be given \
-            to a guest and why not, and (as `agent`) keeps every member of an assigned group on vfio-pci.
+            vfio-warden reads the PCI devices and IOMMU groups from sysfs and shows which groups could be given \
+            to a guest with VFIO, and why not: a whole group is isolated or none of it is.
 
             Every command reads sysfs under --sysfs-root (default /sys), so it can be pointed at a `snapshot` \
             or a simulated tree instead of the running kernel.
