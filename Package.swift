@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "vfio-warden", targets: ["vfio-warden"]),
+        // For Benchmarks/JournalBench, a separate package that depends on this one by path.
+        .library(name: "Journal", targets: ["Journal"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,16 +35,22 @@ let package = Package(
         // The libudev monitor as an AsyncSequence of Sendable events.
         .target(
             name: "Udev",
-            dependencies: ["CUdev", "Topology", "Sysfs"]
+            dependencies: ["CUdev", "Topology", "Sysfs", .product(name: "SystemPackage", package: "swift-system")]
         ),
         // Generated sysfs trees and a kernel that behaves like Linux for what the agent writes.
         .target(
             name: "SimulatedKernel",
-            dependencies: ["Sysfs", "Topology"]
+            dependencies: ["Sysfs", "Topology", .product(name: "SystemPackage", package: "swift-system")],
+            exclude: ["README.md"]
         ),
         // What `list`, `show` and `watch` print: table, JSON and libvirt XML renderings of the graph.
         .target(
             name: "Reports",
+            dependencies: ["Sysfs", "Topology"]
+        ),
+        // Planner (pure: graph + verdicts + assignments → steps) and executor (sysfs writes, verification, rollback).
+        .target(
+            name: "Enforcement",
             dependencies: ["Sysfs", "Topology"]
         ),
         // The append-only, hash-chained journal of every state transition.
@@ -50,10 +58,20 @@ let package = Package(
             name: "Journal",
             dependencies: [.product(name: "Crypto", package: "swift-crypto"), "Sysfs"]
         ),
+        // The daemon's core: graph, assignments, planner, executor and journal, fed by one event stream.
+        .target(
+            name: "Agent",
+            dependencies: ["Sysfs", "Topology", "Enforcement", "Journal"]
+        ),
+        // `simulate`: scenarios played against the real engine on the simulated kernel.
+        .target(
+            name: "Simulation",
+            dependencies: ["Agent", "Enforcement", "Journal", "SimulatedKernel", "Sysfs", "Topology"]
+        ),
         .executableTarget(
             name: "vfio-warden",
             dependencies: [
-                "Sysfs", "Topology", "Udev", "SimulatedKernel", "Reports", "Journal",
+                "Sysfs", "Topology", "Udev", "SimulatedKernel", "Reports", "Journal", "Enforcement", "Agent", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -65,9 +83,14 @@ let package = Package(
             dependencies: ["Reports", "Topology", "Sysfs", "SimulatedKernel"],
             exclude: ["Golden"]
         ),
-        .testTarget(name: "UdevTests", dependencies: ["Udev", "Topology", "Sysfs"]),
-        .testTarget(name: "SimulatedKernelTests", dependencies: ["SimulatedKernel", "Topology", "Sysfs"]),
+        .testTarget(name: "UdevTests", dependencies: ["Udev", "Topology", "Sysfs", "SimulatedKernel", "Reports"]),
+        .testTarget(
+            name: "SimulatedKernelTests",
+            dependencies: ["SimulatedKernel", "Topology", "Sysfs", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         .testTarget(name: "JournalTests", dependencies: ["Journal"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Enforcement", "Journal", "Topology", "Sysfs", "SimulatedKernel"]),
+        .testTarget(name: "EnforcementTests", dependencies: ["Enforcement", "Topology", "Sysfs", "SimulatedKernel"]),
     ],
     swiftLanguageModes: [.v6]
 )

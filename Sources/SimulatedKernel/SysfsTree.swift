@@ -3,6 +3,10 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import SystemPackage
 import Sysfs
 import Topology
 
@@ -85,7 +89,7 @@ public struct SysfsTree: Sendable {
         return directory
     }
 
-    /// Removes the device's directory and every link to it (bus, driver, group, PF).
+    /// Removes the device's directory and every link to it (bus, driver, group, network interfaces, disks).
     public func deleteDevice(_ address: PCIAddress) throws {
         let directory = try deviceDirectory(address)
         if let driver = try root.linkName("\(directory)/driver") {
@@ -95,6 +99,14 @@ public struct SysfsTree: Sendable {
             try removeItem("\(PCIPaths.groupDevices(Int(group) ?? -1))/\(address)")
             if let left = try? root.list(PCIPaths.groupDevices(Int(group) ?? -1)), left.isEmpty {
                 try removeItem("\(PCIPaths.iommuGroups)/\(group)")
+            }
+        }
+        // Interfaces and disks the device carried go with it (`class/net/NAME`, `block/NAME`, `class/block/NAME`).
+        for folder in ["class/net", "block", "class/block"] {
+            for name in (try? root.list(folder)) ?? [] {
+                guard let target = try? root.readLink("\(folder)/\(name)") else { continue }
+                let resolved = normalise(target, relativeTo: folder)
+                if resolved == directory || resolved.hasPrefix(directory + "/") { try removeItem("\(folder)/\(name)") }
             }
         }
         try removeItem(PCIPaths.device(address))
@@ -187,8 +199,22 @@ public struct SysfsTree: Sendable {
         try writeBytes(relative, Array(content.utf8))
     }
 
+    /// Creates or truncates the file and writes `bytes` with plain `open(2)`/`write(2)`: no temporary file,
+    /// no `fsync` (Foundation's `Data.write` does both, which made building a tree slow).
     public func writeBytes(_ relative: String, _ bytes: [UInt8]) throws {
-        try Data(bytes).write(to: URL(fileURLWithPath: root.absolute(relative)))
+        let path = root.absolute(relative)
+        let fd = path.withCString { Glibc.open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        guard fd >= 0 else { throw SysfsError(operation: "open", path: path, errno: Errno(rawValue: errno)) }
+        defer { _ = Glibc.close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw SysfsError(operation: "write", path: path, errno: Errno(rawValue: errno))
+            }
+            offset += written
+        }
     }
 
     public func makeDirectory(_ relative: String) throws {

@@ -20,6 +20,8 @@ struct VFIOWarden: AsyncParsableCommand {
             ShowCommand.self,
             ExampleTreeCommand.self,
             SnapshotCommand.self,
+            WatchCommand.self,
+            JournalCommand.self,
         ]
     )
 }

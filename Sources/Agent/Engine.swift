@@ -1,0 +1,328 @@
+import Enforcement
+import Journal
+import Sysfs
+import Topology
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The agent's core: the live graph, the assignments, the planner and the executor, fed by one event stream.
+///
+/// Data flows one way: event → graph update → planner → journal (intent, durable) → executor (writes,
+/// verification) → journal (outcome) → graph. One actor, so events, requests and resyncs never interleave.
+public actor Engine {
+    public struct Configuration: Sendable {
+        public var root: SysfsRoot
+        /// Where writes go: the sysfs root itself on a host, the simulated kernel in tests and `simulate`.
+        public var writer: any SysfsAttributeWriter
+        public var journal: JournalWriter?
+        public var store: AssignmentStore?
+        /// The policy and host-use verdicts for a graph (recomputed when the graph changes).
+        public var verdicts: @Sendable (TopologyGraph) -> VerdictTable
+        public var sriovRules: [SRIOVRule]
+        /// `[[assign]]` rules: devices and their owner, applied at start.
+        public var staticAssignments: [StaticAssignment]
+        public var stepTimeout: Duration
+
+        public init(root: SysfsRoot, writer: any SysfsAttributeWriter, journal: JournalWriter? = nil, store: AssignmentStore? = nil,
+                    verdicts: @escaping @Sendable (TopologyGraph) -> VerdictTable, sriovRules: [SRIOVRule] = [],
+                    staticAssignments: [StaticAssignment] = [], stepTimeout: Duration = .seconds(10)) {
+            self.root = root
+            self.writer = writer
+            self.journal = journal
+            self.store = store
+            self.verdicts = verdicts
+            self.sriovRules = sriovRules
+            self.staticAssignments = staticAssignments
+            self.stepTimeout = stepTimeout
+        }
+    }
+
+    public struct StaticAssignment: Sendable, Hashable {
+        public var devices: [PCIAddress]
+        public var owner: String
+        public var rule: String
+        public init(devices: [PCIAddress], owner: String, rule: String) {
+            self.devices = devices
+            self.owner = owner
+            self.rule = rule
+        }
+    }
+
+    /// What the engine did about one trigger (an event, a request, a resync).
+    public struct Report: Sendable {
+        public var event: MonitorEvent?
+        public var change = GraphChange()
+        /// Plans carried out (or refused) and their results.
+        public var actions: [(plan: Plan, result: ExecutionResult)] = []
+        /// Group state transitions: group number, from, to, reasons.
+        public var states: [(group: Int, from: GroupStatus.State?, to: GroupStatus)] = []
+        /// Time from the trigger to the end of the last action.
+        public var durationNanoseconds: UInt64 = 0
+        /// Problems that stopped nothing but that an operator should see (a journal write that failed...).
+        public var notes: [String] = []
+    }
+
+    public let configuration: Configuration
+    public private(set) var graph: TopologyGraph
+    public private(set) var assignments: AssignmentTable
+    private var states: [Int: GroupStatus.State] = [:]
+    private var nextPlanID: UInt64 = 1
+
+    public init(_ configuration: Configuration) throws {
+        self.configuration = configuration
+        graph = try TopologyGraph.scan(root: configuration.root)
+        assignments = try configuration.store?.load() ?? AssignmentTable()
+    }
+
+    /// The planner's view now.
+    public func context() -> PlannerContext {
+        let loaded = Set((try? configuration.root.list(PCIPaths.drivers)) ?? [])
+        return PlannerContext(graph: graph, verdicts: configuration.verdicts(graph), assignments: assignments,
+                              loadedDrivers: loaded, sriovRules: Dictionary(configuration.sriovRules.map { ($0.pf, $0) }, uniquingKeysWith: { $1 }))
+    }
+
+    /// Every group's state now.
+    public func statuses() -> [GroupStatus] { GroupStatus.all(in: context()) }
+
+    // MARK: Start and resync
+
+    /// Start-up reconciliation: journal the start, apply `[[sriov]]` and `[[assign]]` rules, then enforce every
+    /// assignment and rule against sysfs as it is.
+    public func start(version: String) async -> Report {
+        var report = Report()
+        await record(.agentStarted(AgentStarted(version: version, pid: getpid())), cause: .agent("start"), into: &report)
+        let clock = ContinuousClock()
+        let started = clock.now
+        for rule in configuration.sriovRules {
+            let plan = Planner.sriov(rule, in: context())
+            if plan.steps.isEmpty && !plan.isRefused { continue }
+            await execute(plan, cause: .policy(rule: "sriov \(rule.pf)"), reason: "[[sriov]] rule for \(rule.pf)", into: &report)
+            _ = try? graph.rescan(root: configuration.root)
+        }
+        for rule in configuration.staticAssignments {
+            report.merge(await assign(rule.devices, owner: rule.owner, cause: .policy(rule: rule.rule)))
+        }
+        report.merge(await resync(cause: .agent("start")))
+        report.durationNanoseconds = nanoseconds(clock.now - started)
+        return report
+    }
+
+    /// Rescans sysfs (after `ENOBUFS`, at start, periodically) and enforces everything that is held.
+    public func resync(cause: Cause = .resync()) async -> Report {
+        var report = Report()
+        do {
+            report.change = try graph.rescan(root: configuration.root)
+        } catch {
+            report.notes.append("resync could not scan \(configuration.root): \(error)")
+            return report
+        }
+        await record(.agentResynced(AgentResynced(changes: report.change.devices.count,
+                                                  summary: "\(report.change.devices.count) device changes found by a full scan")),
+                     cause: cause, into: &report)
+        for plan in Planner.enforceAll(in: context()) {
+            await enforce(plan, cause: cause, into: &report)
+        }
+        await updateStates(nil, into: &report, cause: cause)
+        return report
+    }
+
+    // MARK: Events
+
+    /// One event from the monitor: update the graph, and put back anything a host driver took from an
+    /// assigned group.
+    public func handle(_ event: MonitorEvent) async -> Report {
+        let clock = ContinuousClock()
+        let started = clock.now
+        guard case .device(let device) = event else {
+            var report = await resync(cause: .resync("the event stream overflowed (ENOBUFS): events were lost"))
+            report.event = event
+            return report
+        }
+        var report = Report(event: event)
+        let cause = Cause.udev(seqnum: device.seqnum ?? 0, action: device.action.rawValue)
+        let group = graph.devices[device.address]?.iommuGroup
+        await record(.eventSeen(EventSeen(device: device.address, devpath: device.devpath ?? "", action: device.action.rawValue,
+                                          seqnum: device.seqnum, driver: device.driver, group: group.map(groupRef))),
+                     cause: cause, into: &report)
+        report.change = graph.apply(device, reading: configuration.root)
+        var touched = Set(report.change.groups.map(\.group))
+        for change in report.change.devices {
+            if let group = graph.devices[change.address]?.iommuGroup { touched.insert(group) }
+        }
+        // The device itself, and any member of its group (a hot-plugged device joins an assigned group).
+        let candidates = [device.address] + (graph.devices[device.address]?.iommuGroup.map { graph.members(ofGroup: $0).map(\.address) } ?? [])
+        var seen = Set<PCIAddress>()
+        for address in candidates where seen.insert(address).inserted {
+            if let plan = Planner.enforce(address, in: context()) {
+                await enforce(plan, cause: cause, into: &report)
+            }
+        }
+        await updateStates(touched, into: &report, cause: cause)
+        report.durationNanoseconds = nanoseconds(clock.now - started)
+        return report
+    }
+
+    // MARK: Requests
+
+    /// Plans without carrying out: what `plan assign` prints.
+    public func planAssign(_ addresses: [PCIAddress], owner: String, siblings: Planner.SiblingMode = .passthrough) -> [Plan] {
+        Planner.assign(addresses, owner: owner, siblings: siblings, in: context()).map(\.plan)
+    }
+
+    /// Isolates the whole group of each address for `owner`; nothing is written when any group is refused.
+    public func assign(_ addresses: [PCIAddress], owner: String, siblings: Planner.SiblingMode = .passthrough, cause: Cause) async -> Report {
+        var report = Report()
+        let planned = Planner.assign(addresses, owner: owner, siblings: siblings, in: context())
+        if planned.contains(where: { $0.plan.isRefused }) {
+            for (plan, _) in planned {
+                report.actions.append((plan, ExecutionResult(outcome: .refused)))
+            }
+            return report
+        }
+        for (plan, assignment) in planned {
+            guard let assignment else { continue }
+            let result = await execute(plan, cause: cause, reason: "assign to \(owner)", into: &report)
+            guard result.outcome == .completed else { continue }
+            assignments.assignments.removeAll { $0.members == assignment.members }
+            assignments.assignments.append(assignment)
+            persist(into: &report)
+            await record(.assignmentMade(Journal.Assignment(owner: owner, group: groupRef(plan.group ?? -1),
+                                                            originalDrivers: originalDrivers(assignment))),
+                         cause: cause, into: &report)
+        }
+        await updateStates(Set(planned.compactMap(\.plan.group)), into: &report, cause: cause)
+        return report
+    }
+
+    /// Returns groups to the drivers their members had.
+    public func release(owner: String?, addresses: [PCIAddress], cause: Cause) async -> Report {
+        var report = Report()
+        let planned = Planner.release(owner: owner, addresses: addresses, in: context())
+        for (plan, remaining) in planned {
+            if plan.isRefused {
+                report.actions.append((plan, ExecutionResult(outcome: .refused)))
+                continue
+            }
+            guard let held = assignments.assignments.first(where: { $0.owner == plan.owner && plan.targets.allSatisfy($0.covers) }) else { continue }
+            if let remaining {
+                assignments.assignments = assignments.assignments.map { $0 == held ? remaining : $0 }
+                persist(into: &report)
+                report.actions.append((plan, ExecutionResult(outcome: .completed)))
+                continue
+            }
+            let result = await execute(plan, cause: cause, reason: "release from \(held.owner)", into: &report)
+            // The assignment is dropped even when a step failed: the executor rolled back to isolation, and the
+            // operator sees the failure; keeping it would make the agent fight a release the owner asked for.
+            if result.outcome == .completed || result.failure?.kind == .deviceGone {
+                assignments.assignments.removeAll { $0 == held }
+                persist(into: &report)
+                await record(.assignmentReleased(Journal.Assignment(owner: held.owner, group: groupRef(plan.group ?? -1),
+                                                                    originalDrivers: originalDrivers(held))),
+                             cause: cause, into: &report)
+            }
+        }
+        await updateStates(Set(planned.compactMap(\.plan.group)), into: &report, cause: cause)
+        return report
+    }
+
+    // MARK: Carrying out
+
+    /// A violation: journal it, then carry out the fix (or journal why it may not be fixed).
+    private func enforce(_ plan: Plan, cause: Cause, into report: inout Report) async {
+        if let address = plan.targets.first, let device = graph.devices[address] {
+            await record(.violationDetected(Violation(group: groupRef(device.iommuGroup ?? -1), device: address,
+                                                      driver: device.driver ?? "none", owner: plan.owner)),
+                         cause: cause, into: &report)
+        }
+        if plan.isRefused {
+            report.actions.append((plan, ExecutionResult(outcome: .refused)))
+            return
+        }
+        await execute(plan, cause: cause, reason: "enforce: \(plan.targets.map(\.description).joined(separator: ", ")) claimed by a host driver", into: &report)
+    }
+
+    @discardableResult
+    private func execute(_ plan: Plan, cause: Cause, reason: String, into report: inout Report) async -> ExecutionResult {
+        let planID = nextPlanID
+        nextPlanID += 1
+        var executor = Executor(root: configuration.root, writer: configuration.writer)
+        executor.stepTimeout = configuration.stepTimeout
+        let result: ExecutionResult
+        if let journal = configuration.journal {
+            let observer = JournalObserver(journal: journal, planID: planID, group: groupRef(plan.group ?? -1), cause: cause, reason: reason)
+            result = await executor.run(plan, observer: observer)
+        } else {
+            result = await executor.run(plan)
+        }
+        report.actions.append((plan, result))
+        // Re-read what the plan touched, so the next decision sees sysfs as it is now.
+        for address in Set(plan.steps.map(\.address) + result.rollback.map(\.step.address)) {
+            let change = graph.apply(DeviceEvent(action: .change, address: address), reading: configuration.root)
+            report.change.devices += change.devices
+            report.change.groups += change.groups
+        }
+        if plan.kind == .sriov { _ = try? graph.rescan(root: configuration.root) }
+        return result
+    }
+
+    // MARK: State and journal
+
+    private func updateStates(_ groups: Set<Int>?, into report: inout Report, cause: Cause) async {
+        let context = context()
+        let numbers = groups.map { Array($0).sorted() } ?? context.graph.sortedGroups.map(\.number)
+        for number in numbers {
+            guard context.graph.groups[number] != nil else {
+                states[number] = nil
+                continue
+            }
+            let status = GroupStatus.of(group: number, in: context)
+            let previous = states[number]
+            guard previous != status.state else { continue }
+            states[number] = status.state
+            report.states.append((number, previous, status))
+            let change = GroupStateChange(group: groupRef(number), from: previous.flatMap { GroupState(rawValue: $0.rawValue) },
+                                          to: GroupState(rawValue: status.state.rawValue) ?? .host,
+                                          reason: status.reasons.joined(separator: "; "), owner: status.owner)
+            await record(.groupStateChanged(change), cause: cause, into: &report)
+        }
+    }
+
+    private func record(_ event: JournalEvent, cause: Cause, into report: inout Report) async {
+        guard let journal = configuration.journal else { return }
+        do {
+            try await journal.append(event, cause: cause)
+        } catch {
+            report.notes.append("journal: \(error)")
+        }
+    }
+
+    private func persist(into report: inout Report) {
+        guard let store = configuration.store else { return }
+        do { try store.save(assignments) } catch { report.notes.append("\(error)") }
+    }
+
+    private func groupRef(_ number: Int) -> GroupRef {
+        GroupRef(devices: graph.groups[number]?.members ?? [], number: number >= 0 ? number : nil)
+    }
+
+    private func originalDrivers(_ assignment: Enforcement.Assignment) -> [String: String] {
+        var drivers: [String: String] = [:]
+        for member in assignment.members { drivers[member.identity.address.description] = member.originalDriver ?? "none" }
+        return drivers
+    }
+
+    private func nanoseconds(_ duration: Duration) -> UInt64 {
+        UInt64(duration.components.seconds) * 1_000_000_000 + UInt64(duration.components.attoseconds / 1_000_000_000)
+    }
+}
+
+extension Engine.Report {
+    mutating func merge(_ other: Engine.Report) {
+        change.devices += other.change.devices
+        change.groups += other.change.groups
+        actions += other.actions
+        states += other.states
+        notes += other.notes
+    }
+}

@@ -1,0 +1,79 @@
+import Enforcement
+import Sysfs
+import Topology
+
+/// One line per thing the engine did, for `simulate`, `assign`, `release` and the agent's log.
+public enum ReportText {
+    public static func lines(_ report: Engine.Report) -> [String] {
+        var lines: [String] = []
+        if let event = report.event {
+            switch event {
+            case .device(let device):
+                let seqnum = device.seqnum.map { "#\($0) " } ?? ""
+                lines.append("udev \(seqnum)\(device.action.rawValue) \(device.address)" + (device.driver.map { " driver=\($0)" } ?? ""))
+            case .overflow:
+                lines.append("udev: events were lost (ENOBUFS); full rescan")
+            }
+        }
+        for (plan, result) in report.actions {
+            lines += planLines(plan, result)
+        }
+        for (group, from, status) in report.states {
+            let owner = status.owner.map { " (\($0))" } ?? ""
+            var line = "group \(group)\(owner): \(from?.rawValue ?? "new") → \(status.state.rawValue)"
+            if !status.reasons.isEmpty && status.state != .isolated { line += ": " + status.reasons.joined(separator: "; ") }
+            lines.append(line)
+        }
+        lines += report.notes.map { "note: \($0)" }
+        return lines
+    }
+
+    public static func planLines(_ plan: Plan, _ result: ExecutionResult) -> [String] {
+        var lines: [String] = []
+        let subject = plan.targets.map(\.description).joined(separator: ", ")
+        let title: String
+        switch plan.kind {
+        case .assign: title = "assign \(subject) to \(plan.owner ?? "?")" + (plan.group.map { " (group \($0))" } ?? "")
+        case .release: title = "release \(subject.isEmpty ? "" : subject + " ")from \(plan.owner ?? "?")" + (plan.group.map { " (group \($0))" } ?? "")
+        case .enforce: title = "violation: \(subject) is on a host driver" + (plan.owner.map { " while assigned to \($0)" } ?? "")
+        case .sriov: title = "[[sriov]] rule for \(subject)"
+        }
+        if plan.isRefused {
+            lines.append("\(title): refused")
+            lines += plan.refusals.map { "    - \($0)" }
+            return lines
+        }
+        let total = result.steps.reduce(UInt64(0)) { $0 + $1.durationNanoseconds }
+        switch result.outcome {
+        case .completed:
+            lines.append("\(title): done, \(result.steps.count) step\(result.steps.count == 1 ? "" : "s") in \(milliseconds(total))")
+        case .rolledBack:
+            lines.append("\(title): failed and rolled back: \(result.failure?.message ?? "?")")
+        case .rollbackIncomplete:
+            lines.append("\(title): failed, and rolling back failed too: \(result.failure?.message ?? "?")")
+        case .refused:
+            lines.append("\(title): not carried out: \(result.failure?.message ?? "?")")
+        }
+        for record in result.steps {
+            let drivers = "\(record.driverBefore ?? "-") → \(record.driverAfter ?? "-")"
+            lines.append("    \(record.step) [\(drivers), \(milliseconds(record.durationNanoseconds))]" + (record.failure.map { " FAILED: \($0.message)" } ?? ""))
+        }
+        for record in result.rollback {
+            lines.append("    rollback: \(record.step)" + (record.failure.map { " FAILED: \($0.message)" } ?? ""))
+        }
+        for note in plan.unchanged { lines.append("    unchanged: \(note)") }
+        return lines
+    }
+
+    /// `1.23 ms`.
+    public static func milliseconds(_ nanoseconds: UInt64) -> String {
+        let tenths = (nanoseconds + 5_000) / 10_000
+        return "\(tenths / 100).\(String(tenths % 100).leftPadded(to: 2)) ms"
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

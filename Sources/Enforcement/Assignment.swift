@@ -1,0 +1,58 @@
+import Sysfs
+import Topology
+
+/// A group given to an owner (a VM name, a pod). The whole group follows the device that was asked for;
+/// each member's driver from before the assignment is kept so that release can restore it.
+public struct Assignment: Sendable, Hashable, Codable {
+    /// Who holds the group: a VM name, a pod, as given to `assign --owner`.
+    public var owner: String
+    /// The devices the owner asked for.
+    public var requested: [DeviceIdentity]
+    /// Every member of the group at assignment time, with the driver it had then (`nil`: none).
+    public var members: [Member]
+    /// The driver members are kept on (`vfio-pci`), or `pci-stub` / `none` for quarantine.
+    public var isolationDriver: String
+
+    public struct Member: Sendable, Hashable, Codable {
+        public var identity: DeviceIdentity
+        public var originalDriver: String?
+        public var originalOverride: String?
+        public var isBridge: Bool
+
+        public init(identity: DeviceIdentity, originalDriver: String?, originalOverride: String?, isBridge: Bool) {
+            self.identity = identity
+            self.originalDriver = originalDriver
+            self.originalOverride = originalOverride
+            self.isBridge = isBridge
+        }
+    }
+
+    public init(owner: String, requested: [DeviceIdentity], members: [Member], isolationDriver: String) {
+        self.owner = owner
+        self.requested = requested
+        self.members = members
+        self.isolationDriver = isolationDriver
+    }
+
+    /// Whether this assignment covers the device at `address`.
+    public func covers(_ address: PCIAddress) -> Bool {
+        members.contains { $0.identity.address == address }
+    }
+}
+
+/// Every assignment in force, as a value the planner reads.
+public struct AssignmentTable: Sendable, Hashable, Codable {
+    public var assignments: [Assignment]
+
+    public init(_ assignments: [Assignment] = []) { self.assignments = assignments }
+
+    /// The assignment that covers `address`, if any.
+    public func assignment(covering address: PCIAddress) -> Assignment? {
+        assignments.first { $0.covers(address) }
+    }
+
+    /// Assignments held by `owner`.
+    public func assignments(of owner: String) -> [Assignment] {
+        assignments.filter { $0.owner == owner }
+    }
+}

@@ -1,0 +1,50 @@
+import Sysfs
+import Topology
+
+/// A group's state as operators see it (DESIGN.md): `host` (not assigned), `isolated` (assigned and viable),
+/// `violated` (assigned, but a member is on a host driver), `blocked` (cannot be assigned), with the reasons.
+public struct GroupStatus: Sendable, Hashable, Codable {
+    public enum State: String, Sendable, Hashable, Codable, CaseIterable { case host, isolated, violated, blocked }
+
+    public var group: Int
+    public var members: [PCIAddress]
+    public var state: State
+    public var owner: String?
+    public var reasons: [String]
+
+    public init(group: Int, members: [PCIAddress], state: State, owner: String?, reasons: [String]) {
+        self.group = group
+        self.members = members
+        self.state = state
+        self.owner = owner
+        self.reasons = reasons
+    }
+
+    /// The state of group `number` in `context`.
+    public static func of(group number: Int, in context: PlannerContext) -> GroupStatus {
+        let members = context.graph.members(ofGroup: number)
+        let addresses = members.map(\.address)
+        if let assignment = members.lazy.compactMap({ context.assignmentHolding($0) }).first {
+            let viability = GroupViability.of(members)
+            return GroupStatus(group: number, members: addresses, state: viability.viable ? .isolated : .violated,
+                               owner: assignment.owner, reasons: viability.reasons)
+        }
+        var reasons: [String] = []
+        if !context.verdicts.hasAllowlist { reasons.append("the policy has no [manage] allowlist (monitor-only)") }
+        for member in members {
+            let verdict = context.verdicts[member.address]
+            if let rule = verdict.protectedBy { reasons.append("\(member.address) is protected (\(rule))") }
+            let written = !(member.isBridge && (member.driver == nil || member.driver == "pcieport"))
+            if written && verdict.managedBy == nil && context.verdicts.hasAllowlist {
+                reasons.append("\(member.address) is outside the allowlist")
+            }
+            for use in verdict.hostUse { reasons.append("\(member.address) is in use by the host: \(use)") }
+        }
+        return GroupStatus(group: number, members: addresses, state: reasons.isEmpty ? .host : .blocked, owner: nil, reasons: reasons)
+    }
+
+    /// Every group's state, in group order.
+    public static func all(in context: PlannerContext) -> [GroupStatus] {
+        context.graph.sortedGroups.map { of(group: $0.number, in: context) }
+    }
+}

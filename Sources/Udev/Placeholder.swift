@@ -1,1 +1,0 @@
-// The libudev monitor lands here (UdevMonitor.swift).

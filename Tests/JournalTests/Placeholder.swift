@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct JournalPlaceholderTests {
-    @Test func moduleBuilds() {}
-}

@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct SimulatedKernelPlaceholderTests {
-    @Test func moduleBuilds() {}
-}

@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct UdevPlaceholderTests {
-    @Test func moduleBuilds() {}
-}
