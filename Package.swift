@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // libudev, through pkg-config; Debian's libudev-dev provides it.
@@ -61,17 +62,23 @@ let package = Package(
         // The daemon's core: graph, assignments, planner, executor and journal, fed by one event stream.
         .target(
             name: "Agent",
-            dependencies: ["Sysfs", "Topology", "Enforcement", "Journal"]
+            dependencies: ["Sysfs", "Topology", "Enforcement", "Journal", "Policy"]
         ),
         // `simulate`: scenarios played against the real engine on the simulated kernel.
         .target(
             name: "Simulation",
-            dependencies: ["Agent", "Enforcement", "Journal", "SimulatedKernel", "Sysfs", "Topology"]
+            dependencies: ["Agent", "Enforcement", "Journal", "Policy", "SimulatedKernel", "Sysfs", "Topology",
+                           .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
+        // The policy file (allowlist, protected devices, static assignments, SR-IOV rules) and its validation.
+        .target(
+            name: "Policy",
+            dependencies: ["Sysfs", "Topology", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
         .executableTarget(
             name: "vfio-warden",
             dependencies: [
-                "Sysfs", "Topology", "Udev", "SimulatedKernel", "Reports", "Journal", "Enforcement", "Agent", "Simulation",
+                "Sysfs", "Topology", "Udev", "SimulatedKernel", "Reports", "Journal", "Enforcement", "Agent", "Simulation", "Policy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -89,8 +96,19 @@ let package = Package(
             dependencies: ["SimulatedKernel", "Topology", "Sysfs", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .testTarget(name: "JournalTests", dependencies: ["Journal"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Agent", "Journal", "Policy", "SimulatedKernel", "Sysfs", "Topology"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Enforcement", "Journal", "Topology", "Sysfs", "SimulatedKernel"]),
         .testTarget(name: "EnforcementTests", dependencies: ["Enforcement", "Topology", "Sysfs", "SimulatedKernel"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "Topology", "Sysfs", "SimulatedKernel"]),
+        .testTarget(name: "HostUseTests", dependencies: ["Topology", "Sysfs", "SimulatedKernel"]),
+        .testTarget(
+            name: "CheckCommandTests",
+            dependencies: [
+                "vfio-warden", "Policy", "Reports", "SimulatedKernel", "Sysfs",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            exclude: ["Golden"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

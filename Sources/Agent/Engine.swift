@@ -67,6 +67,9 @@ public actor Engine {
     public private(set) var graph: TopologyGraph
     public private(set) var assignments: AssignmentTable
     private var states: [Int: GroupStatus.State] = [:]
+    /// Verdicts for the current device set; host-use analysis reads many files, so it is redone only when
+    /// devices come or go, at a resync, and before a user request.
+    private var verdictCache: VerdictTable?
     private var nextPlanID: UInt64 = 1
 
     public init(_ configuration: Configuration) throws {
@@ -78,7 +81,9 @@ public actor Engine {
     /// The planner's view now.
     public func context() -> PlannerContext {
         let loaded = Set((try? configuration.root.list(PCIPaths.drivers)) ?? [])
-        return PlannerContext(graph: graph, verdicts: configuration.verdicts(graph), assignments: assignments,
+        let verdicts = verdictCache ?? configuration.verdicts(graph)
+        verdictCache = verdicts
+        return PlannerContext(graph: graph, verdicts: verdicts, assignments: assignments,
                               loadedDrivers: loaded, sriovRules: Dictionary(configuration.sriovRules.map { ($0.pf, $0) }, uniquingKeysWith: { $1 }))
     }
 
@@ -111,6 +116,7 @@ public actor Engine {
     /// Rescans sysfs (after `ENOBUFS`, at start, periodically) and enforces everything that is held.
     public func resync(cause: Cause = .resync()) async -> Report {
         var report = Report()
+        verdictCache = nil
         do {
             report.change = try graph.rescan(root: configuration.root)
         } catch {
@@ -146,6 +152,7 @@ public actor Engine {
                                           seqnum: device.seqnum, driver: device.driver, group: group.map(groupRef))),
                      cause: cause, into: &report)
         report.change = graph.apply(device, reading: configuration.root)
+        if report.change.devices.contains(where: { $0.kind != .changed }) { verdictCache = nil }
         var touched = Set(report.change.groups.map(\.group))
         for change in report.change.devices {
             if let group = graph.devices[change.address]?.iommuGroup { touched.insert(group) }
@@ -167,12 +174,14 @@ public actor Engine {
 
     /// Plans without carrying out: what `plan assign` prints.
     public func planAssign(_ addresses: [PCIAddress], owner: String, siblings: Planner.SiblingMode = .passthrough) -> [Plan] {
-        Planner.assign(addresses, owner: owner, siblings: siblings, in: context()).map(\.plan)
+        verdictCache = nil
+        return Planner.assign(addresses, owner: owner, siblings: siblings, in: context()).map(\.plan)
     }
 
     /// Isolates the whole group of each address for `owner`; nothing is written when any group is refused.
     public func assign(_ addresses: [PCIAddress], owner: String, siblings: Planner.SiblingMode = .passthrough, cause: Cause) async -> Report {
         var report = Report()
+        verdictCache = nil
         let planned = Planner.assign(addresses, owner: owner, siblings: siblings, in: context())
         if planned.contains(where: { $0.plan.isRefused }) {
             for (plan, _) in planned {
@@ -198,6 +207,7 @@ public actor Engine {
     /// Returns groups to the drivers their members had.
     public func release(owner: String?, addresses: [PCIAddress], cause: Cause) async -> Report {
         var report = Report()
+        verdictCache = nil
         let planned = Planner.release(owner: owner, addresses: addresses, in: context())
         for (plan, remaining) in planned {
             if plan.isRefused {
@@ -230,9 +240,11 @@ public actor Engine {
 
     /// A violation: journal it, then carry out the fix (or journal why it may not be fixed).
     private func enforce(_ plan: Plan, cause: Cause, into report: inout Report) async {
-        if let address = plan.targets.first, let device = graph.devices[address] {
+        // A host driver holding the device is a violation; a new device that no driver holds yet only needs isolating.
+        if let address = plan.targets.first, let device = graph.devices[address], let driver = device.driver,
+           !GroupViability.isIsolatingDriver(driver) {
             await record(.violationDetected(Violation(group: groupRef(device.iommuGroup ?? -1), device: address,
-                                                      driver: device.driver ?? "none", owner: plan.owner)),
+                                                      driver: driver, owner: plan.owner)),
                          cause: cause, into: &report)
         }
         if plan.isRefused {
@@ -283,7 +295,7 @@ public actor Engine {
             report.states.append((number, previous, status))
             let change = GroupStateChange(group: groupRef(number), from: previous.flatMap { GroupState(rawValue: $0.rawValue) },
                                           to: GroupState(rawValue: status.state.rawValue) ?? .host,
-                                          reason: status.reasons.joined(separator: "; "), owner: status.owner)
+                                          reason: status.summary, owner: status.owner)
             await record(.groupStateChanged(change), cause: cause, into: &report)
         }
     }

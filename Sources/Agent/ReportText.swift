@@ -35,7 +35,15 @@ public enum ReportText {
         switch plan.kind {
         case .assign: title = "assign \(subject) to \(plan.owner ?? "?")" + (plan.group.map { " (group \($0))" } ?? "")
         case .release: title = "release \(subject.isEmpty ? "" : subject + " ")from \(plan.owner ?? "?")" + (plan.group.map { " (group \($0))" } ?? "")
-        case .enforce: title = "violation: \(subject) is on a host driver" + (plan.owner.map { " while assigned to \($0)" } ?? "")
+        case .enforce:
+            let unbinds = plan.steps.compactMap { step -> String? in
+                if case .unbind(let driver) = step.action { return driver }
+                return nil
+            }
+            let holder = plan.owner.map { " assigned to \($0)" } ?? ""
+            title = unbinds.isEmpty
+                ? "isolate \(subject)\(holder) before any host driver claims it"
+                : "violation: \(unbinds.joined(separator: ", ")) claimed \(subject)\(holder)"
         case .sriov: title = "[[sriov]] rule for \(subject)"
         }
         if plan.isRefused {

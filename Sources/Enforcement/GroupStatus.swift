@@ -20,6 +20,17 @@ public struct GroupStatus: Sendable, Hashable, Codable {
         self.reasons = reasons
     }
 
+    /// One sentence for the journal: the reasons, or what the state means when there are none.
+    public var summary: String {
+        if !reasons.isEmpty { return reasons.joined(separator: "; ") }
+        switch state {
+        case .host: return "not assigned; every member may be detached"
+        case .isolated: return "every member is on a vfio driver, pci-stub or no driver"
+        case .violated: return "a member is on a host driver"
+        case .blocked: return "cannot be assigned"
+        }
+    }
+
     /// The state of group `number` in `context`.
     public static func of(group number: Int, in context: PlannerContext) -> GroupStatus {
         let members = context.graph.members(ofGroup: number)
@@ -28,6 +39,13 @@ public struct GroupStatus: Sendable, Hashable, Codable {
             let viability = GroupViability.of(members)
             return GroupStatus(group: number, members: addresses, state: viability.viable ? .isolated : .violated,
                                owner: assignment.owner, reasons: viability.reasons)
+        }
+        // VFs kept off host drivers by an `[[sriov]]` rule are held too, by the rule.
+        if !members.isEmpty, members.allSatisfy({ $0.isBridge || context.desiredDriver(of: $0) != nil }),
+           let pf = members.lazy.compactMap(\.physfn).first {
+            let viability = GroupViability.of(members)
+            return GroupStatus(group: number, members: addresses, state: viability.viable ? .isolated : .violated,
+                               owner: "[[sriov]] \(pf)", reasons: viability.reasons)
         }
         var reasons: [String] = []
         if !context.verdicts.hasAllowlist { reasons.append("the policy has no [manage] allowlist (monitor-only)") }

@@ -41,5 +41,7 @@ public struct Scenario: Sendable, Hashable {
         case rescan
         /// The netlink buffer overflows: events are lost.
         case overflow
+        /// `ip link set NAME down`: the interface no longer carries host traffic.
+        case linkDown(String)
     }
 }

@@ -109,6 +109,10 @@ public final class ScenarioRunner {
             try kernel.write("1", to: PCIPaths.rescan)
         case .overflow:
             say("# the netlink receive buffer overflows (ENOBUFS): events are lost")
+        case .linkDown(let name):
+            say("# ip link set \(name) down")
+            try kernel.tree.writeFile("class/net/\(name)/operstate", "down\n")
+            try kernel.tree.writeFile("class/net/\(name)/flags", "0x1002\n")
         }
     }
 

@@ -8,6 +8,13 @@ struct GlobalOptions: ParsableArguments {
         valueName: "dir"))
     var sysfsRoot: String = "/sys"
 
+    init() {}
+
+    /// Options naming `sysfsRoot`, for commands that take the root in their own option.
+    init(sysfsRoot: String) {
+        self.sysfsRoot = sysfsRoot
+    }
+
     /// The root as given. A tarball is not readable as it is: use ``resolvedRoot()``.
     var root: SysfsRoot { SysfsRoot(sysfsRoot) }
 

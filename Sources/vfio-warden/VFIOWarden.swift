@@ -22,6 +22,11 @@ struct VFIOWarden: AsyncParsableCommand {
             SnapshotCommand.self,
             WatchCommand.self,
             JournalCommand.self,
+            CheckCommand.self,
+            SimulateCommand.self,
+            PlanCommand.self,
+            AssignCommand.self,
+            ReleaseCommand.self,
         ]
     )
 }

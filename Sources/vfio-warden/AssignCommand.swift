@@ -1,0 +1,80 @@
+import Agent
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import Enforcement
+import Journal
+import Sysfs
+
+/// `vfio-warden assign ADDRESS... --owner NAME`: isolate whole groups, verified, rolled back on failure.
+struct AssignCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "assign",
+        abstract: "Isolate the whole IOMMU group of each ADDRESS for an owner (bind every member to vfio-pci).",
+        discussion: """
+            Every member of the group goes to vfio-pci (bridges stay on pcieport), but only when every member may \
+            be written: inside the policy's allowlist, not protected, not in use by the host (mounted filesystems, \
+            swap, RAID/LVM holders, interfaces that are up or carry addresses or routes, the boot VGA and console). \
+            Otherwise nothing is written and the reasons are printed. Each write is verified by re-reading the \
+            driver link, has a timeout, and a failure puts every member back where it was. Each member's driver is \
+            remembered in --state-dir for release. Every step is journaled before it is made.
+            """
+    )
+    @OptionGroup var engine: EngineOptions
+    @Argument(help: ArgumentHelp("PCI addresses (03:01.0 or 0000:03:01.0).", valueName: "address"))
+    var addresses: [String]
+    @Option(help: "Who the group is for (a VM name, a pod).")
+    var owner: String
+    @Option(name: .customLong("quarantine"), help: "What the members you did not name get: passthrough (vfio-pci), none or pci-stub.")
+    var siblings: Planner.SiblingMode = .passthrough
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        _ = try parseAddresses(addresses)
+        guard !owner.isEmpty else { throw ValidationError("--owner must not be empty") }
+    }
+
+    func run() async throws {
+        let root = try engine.global.resolvedRoot()
+        let (engine, journal, _) = try engine.makeEngine(root: root.root, journaled: true)
+        defer { journal?.close() }
+        let request = "assign \(addresses.joined(separator: " ")) --owner \(owner)"
+        let report = await engine.assign(try parseAddresses(addresses), owner: owner, siblings: siblings,
+                                         cause: .control(request, uid: getuid(), pid: getpid()))
+        try printPlans(report.actions.map(\.plan), results: report.actions.map(\.result), json: json)
+        for note in report.notes { StandardError.write("warning: \(note)\n") }
+        if report.actions.contains(where: { $0.result.outcome != .completed }) { throw ExitCode(1) }
+    }
+}
+
+/// `vfio-warden release ADDRESS...|--owner NAME`: give groups back to the drivers they had.
+struct ReleaseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "release",
+        abstract: "Return assigned groups to the drivers their members had, clearing driver_override.",
+        discussion: "A group stays isolated while another device its owner asked for in it is still assigned."
+    )
+    @OptionGroup var engine: EngineOptions
+    @Argument(help: ArgumentHelp("PCI addresses of assigned devices.", valueName: "address"))
+    var addresses: [String] = []
+    @Option(help: "Release everything this owner holds.") var owner: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        _ = try parseAddresses(addresses)
+        if owner == nil && addresses.isEmpty { throw ValidationError("give ADDRESS... or --owner NAME") }
+    }
+
+    func run() async throws {
+        let root = try engine.global.resolvedRoot()
+        let (engine, journal, _) = try engine.makeEngine(root: root.root, journaled: true)
+        defer { journal?.close() }
+        let request = "release " + (owner.map { "--owner \($0) " } ?? "") + addresses.joined(separator: " ")
+        let report = await engine.release(owner: owner, addresses: try parseAddresses(addresses),
+                                          cause: .control(request, uid: getuid(), pid: getpid()))
+        try printPlans(report.actions.map(\.plan), results: report.actions.map(\.result), json: json)
+        for note in report.notes { StandardError.write("warning: \(note)\n") }
+        if report.actions.contains(where: { $0.result.outcome != .completed }) { throw ExitCode(1) }
+    }
+}

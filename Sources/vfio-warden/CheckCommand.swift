@@ -1,0 +1,162 @@
+import ArgumentParser
+import Policy
+import Reports
+import Sysfs
+import Topology
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `vfio-warden check [ADDRESS]`: per group, whether it could be given to a guest, from host use and policy.
+/// `vfio-warden check --policy FILE --validate-only`: validates a policy file.
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Show which IOMMU groups could be assigned to a guest, and what blocks the others.",
+        discussion: """
+            For every member of every group (or of ADDRESS's group): whether the host uses it (mounted \
+            filesystems, swap, RAID/LVM, network interfaces that are up or carry addresses or routes, the boot VGA \
+            and console, bridges above any of these), and what the policy says (managed, protected, outside the \
+            allowlist, naming the rule). A group is blocked when any member is in host use, protected, or outside \
+            the allowlist.
+
+            With --validate-only, only the policy file is read: its errors are printed as FILE:LINE:COLUMN: PATH: \
+            MESSAGE and the exit status is 1 when there are any.
+
+            A missing default policy (/etc/vfio-warden/policy.toml) means monitor-only; a missing file named \
+            with --policy is an error.
+
+            When --sysfs-root is a snapshot of another host, point --proc-root at a copy of that host's /proc \
+            files (self/mountinfo, swaps, net/route, net/ipv6_route, net/if_inet6, net/fib_trie): host use joins \
+            the two. An unreadable mountinfo or swaps makes every disk controller count as in use.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .customLong("proc-root"), help: ArgumentHelp(
+        "The directory that plays the role of /proc (mountinfo, swaps, net/*).", valueName: "dir"))
+    var procRoot: String = "/proc"
+
+    @Option(name: .customLong("policy"), help: ArgumentHelp(
+        "The policy file (default \(Policy.defaultPath)).", valueName: "file"))
+    var policyPath: String?
+
+    @Flag(name: .long, help: "Print JSON instead of text.")
+    var json = false
+
+    @Flag(name: .customLong("validate-only"), help: "Only validate the policy file; exit 1 when it has errors.")
+    var validateOnly = false
+
+    @Argument(help: ArgumentHelp("Check only the group of this PCI device.", valueName: "address"))
+    var address: String?
+
+    func validate() throws {
+        if let address {
+            do { _ = try PCIAddress.parse(address) } catch { throw ValidationError(error.description) }
+        }
+        if validateOnly && address != nil { throw ValidationError("--validate-only checks the policy file only; drop ADDRESS") }
+    }
+
+    func run() throws {
+        let policy: Policy
+        do {
+            policy = try Self.loadPolicy(path: policyPath)
+        } catch {
+            StandardError.write(error.description + "\n")
+            throw ExitCode(1)
+        }
+        if validateOnly {
+            StandardOutput.write("\(policy.file): valid (\(Self.summary(policy)))\n")
+            return
+        }
+        let root = try global.resolvedRoot()
+        let report = try Self.report(sysfs: root.root, proc: SysfsRoot(procRoot), policy: policy,
+                                     address: address.map { try PCIAddress.parse($0) })
+        if json {
+            StandardOutput.write(try JSONRendering.encode(report))
+        } else {
+            StandardOutput.write(Self.render(report))
+        }
+    }
+
+    /// The policy at `path`; with no path, the default file, or monitor-only when the default file does not exist.
+    static func loadPolicy(path: String?) throws(PolicyErrors) -> Policy {
+        if let path { return try Policy.load(path: path) }
+        guard access(Policy.defaultPath, F_OK) == 0 else { return .monitorOnly(file: "\(Policy.defaultPath) (absent)") }
+        return try Policy.load(path: Policy.defaultPath)
+    }
+
+    static func summary(_ policy: Policy) -> String {
+        if policy.isMonitorOnly && policy.protect.isEmpty && policy.assignments.isEmpty && policy.sriov.isEmpty {
+            return "monitor-only, no rules"
+        }
+        let allowlist = policy.isMonitorOnly ? "monitor-only (no allowlist)" : "\(policy.manage.count) allowlist rule(s)"
+        return "\(allowlist), \(policy.protect.count) protect rule(s), \(policy.assignments.count) assignment(s), "
+            + "\(policy.sriov.count) SR-IOV rule(s)"
+    }
+
+    /// What `check` prints, as a value (also its JSON).
+    struct Report: Encodable {
+        struct PolicySummary: Encodable {
+            var file: String
+            var monitorOnly: Bool
+            var summary: String
+            enum CodingKeys: String, CodingKey { case file, summary, monitorOnly = "monitor_only" }
+        }
+        var policy: PolicySummary
+        var groups: [GroupCheck]
+        /// Files the host-use analysis could not read.
+        var problems: [String]
+    }
+
+    static func report(sysfs: SysfsRoot, proc: SysfsRoot, policy: Policy, address: PCIAddress?) throws -> Report {
+        let graph = try scanGraph(sysfs)
+        let hostUse = HostUseAnalysis.analyse(graph: graph, sysfs: sysfs, proc: proc)
+        var serials: [PCIAddress: String] = [:]
+        for device in graph.devices.keys {
+            if let serial = PCISerialNumber.read(device, root: sysfs) { serials[device] = serial }
+        }
+        let groups: [GroupCheck]
+        if let address {
+            guard let group = GroupAssessment.check(device: address, graph: graph, hostUse: hostUse, policy: policy,
+                                                    serials: serials) else {
+                throw CommandFailure("no PCI device \(address) under sysfs root \(sysfs)")
+            }
+            groups = [group]
+        } else {
+            groups = GroupAssessment.check(graph: graph, hostUse: hostUse, policy: policy, serials: serials)
+        }
+        return Report(policy: .init(file: policy.file, monitorOnly: policy.isMonitorOnly, summary: summary(policy)),
+                      groups: groups, problems: hostUse.problems)
+    }
+
+    static func render(_ report: Report) -> String {
+        var out = "Policy: \(report.policy.file): \(report.policy.summary)\n"
+        for group in report.groups {
+            let name = group.group.map { "Group \($0)" } ?? "No IOMMU group"
+            var heading = "\n\(name): \(group.blocked ? "BLOCKED" : "could be assigned")"
+            if let owner = group.assignedTo { heading += " (assigned to \(owner) by policy)" }
+            out += heading + "\n"
+            for member in group.members {
+                let columns = [member.address.description, member.ids ?? "????:????", member.className ?? "unknown class",
+                               member.driver.map { "driver \($0)" } ?? "no driver"]
+                out += "  \(columns.joined(separator: "  "))\n"
+                if member.hostUse.safe {
+                    out += "      host use: not in use by the host\n"
+                } else {
+                    out += "      host use: IN USE\n"
+                    for reason in member.hostUse.reasons { out += "        - \(reason.message)\n" }
+                }
+                out += "      policy:   \(member.policyDetail)\n"
+            }
+            if group.blocked {
+                out += "  Blocked because:\n" + group.reasons.map { "    - \($0)\n" }.joined()
+            }
+        }
+        if !report.problems.isEmpty {
+            out += "\nCould not read (host use is judged without them):\n" + report.problems.map { "  \($0)\n" }.joined()
+        }
+        return out
+    }
+}

@@ -1,0 +1,65 @@
+import Agent
+import ArgumentParser
+import Enforcement
+import Journal
+import Policy
+import Sysfs
+
+/// The options of every command that changes state (`assign`, `release`, `agent`) or plans to (`plan`):
+/// where sysfs, proc, the policy, the journal and the assignment table are.
+struct EngineOptions: ParsableArguments {
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .customLong("policy"), help: ArgumentHelp(
+        "The policy file (default \(Policy.defaultPath); missing means monitor-only).", valueName: "file"))
+    var policyPath: String?
+
+    @Option(name: .customLong("proc-root"), help: ArgumentHelp("The directory that plays the role of /proc (host-use analysis).", valueName: "dir"))
+    var procRoot: String = "/proc"
+
+    @Option(name: .customLong("journal"), help: ArgumentHelp("The journal directory.", valueName: "dir"))
+    var journal: String = "/var/lib/vfio-warden/journal"
+
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp("Where assignments.json keeps each assignment's original drivers.", valueName: "dir"))
+    var stateDirectory: String = "/var/lib/vfio-warden"
+
+    @Option(name: .customLong("step-timeout"), help: ArgumentHelp("Seconds one sysfs write may take before it counts as hung.", valueName: "seconds"))
+    var stepTimeout: Double = 10
+
+    func validate() throws {
+        guard stepTimeout > 0 else { throw ValidationError("--step-timeout must be more than 0 seconds") }
+    }
+
+    func loadPolicy() throws -> Policy {
+        do {
+            return try CheckCommand.loadPolicy(path: policyPath)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+    }
+
+    /// An engine that writes to sysfs under the root, journals, and keeps assignments in the state directory.
+    /// With `journaled: false` (planning only) no journal is opened.
+    func makeEngine(root: SysfsRoot, journaled: Bool) throws -> (Engine, JournalWriter?, PolicyBinding) {
+        let policy = try loadPolicy()
+        let binding = PolicyBinding(policy: policy, sysfs: root, proc: SysfsRoot(procRoot))
+        var writer: JournalWriter?
+        if journaled {
+            do {
+                writer = try JournalWriter(directory: journal)
+            } catch {
+                throw CommandFailure("cannot open the journal in \(journal): \(error) (is the agent running? it holds the journal)")
+            }
+        }
+        let graph = try scanGraph(root)
+        let engine = try Engine(Engine.Configuration(
+            root: root, writer: root, journal: writer, store: AssignmentStore(directory: stateDirectory),
+            verdicts: { binding.verdicts(for: $0) }, sriovRules: binding.sriovRules,
+            staticAssignments: binding.staticAssignments(in: graph),
+            stepTimeout: .milliseconds(Int(stepTimeout * 1000))))
+        return (engine, writer, binding)
+    }
+}
+
+/// The planner's siblings option, as `--quarantine`.
+extension Planner.SiblingMode: ExpressibleByArgument {}

@@ -1,0 +1,104 @@
+import Agent
+import ArgumentParser
+import Enforcement
+import Reports
+import Sysfs
+
+/// `vfio-warden plan assign|release`: the exact steps, or the refusal with its reasons; nothing is written.
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what assign or release would write, or why it is refused; nothing is written.",
+        subcommands: [PlanAssign.self, PlanRelease.self]
+    )
+
+    struct PlanAssign: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "assign",
+            abstract: "Plan isolating the whole IOMMU group of each ADDRESS for an owner.",
+            discussion: "Exit status 0 when the plan may be carried out, 1 when it is refused."
+        )
+        @OptionGroup var engine: EngineOptions
+        @Argument(help: ArgumentHelp("PCI addresses (03:01.0 or 0000:03:01.0).", valueName: "address"))
+        var addresses: [String]
+        @Option(help: "Who the group is for (a VM name, a pod).")
+        var owner: String
+        @Option(name: .customLong("quarantine"), help: ArgumentHelp(
+            "What the members you did not name get: passthrough (vfio-pci, the default), none (driver_override=none, no driver) or pci-stub."))
+        var siblings: Planner.SiblingMode = .passthrough
+        @Flag(help: "Print JSON.") var json = false
+
+        func validate() throws { _ = try parseAddresses(addresses) }
+
+        func run() async throws {
+            let root = try engine.global.resolvedRoot()
+            let (engine, _, _) = try engine.makeEngine(root: root.root, journaled: false)
+            let plans = await engine.planAssign(try parseAddresses(addresses), owner: owner, siblings: siblings)
+            try printPlans(plans, json: json)
+            if plans.contains(where: \.isRefused) { throw ExitCode(1) }
+        }
+    }
+
+    struct PlanRelease: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "release",
+            abstract: "Plan returning assigned groups to the drivers their members had."
+        )
+        @OptionGroup var engine: EngineOptions
+        @Argument(help: ArgumentHelp("PCI addresses of assigned devices.", valueName: "address"))
+        var addresses: [String] = []
+        @Option(help: "Release everything this owner holds.") var owner: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func validate() throws {
+            _ = try parseAddresses(addresses)
+            if owner == nil && addresses.isEmpty { throw ValidationError("give ADDRESS... or --owner NAME") }
+        }
+
+        func run() async throws {
+            let root = try engine.global.resolvedRoot()
+            let (engine, _, _) = try engine.makeEngine(root: root.root, journaled: false)
+            let plans = Planner.release(owner: owner, addresses: try parseAddresses(addresses), in: await engine.context()).map(\.plan)
+            try printPlans(plans, json: json)
+            if plans.contains(where: \.isRefused) { throw ExitCode(1) }
+        }
+    }
+}
+
+/// Parses addresses, or fails naming the malformed one.
+func parseAddresses(_ texts: [String]) throws -> [PCIAddress] {
+    try texts.map { text in
+        do throws(PCIAddressError) { return try PCIAddress.parse(text) } catch { throw ValidationError(error.description) }
+    }
+}
+
+func printPlans(_ plans: [Plan], results: [ExecutionResult?]? = nil, json: Bool) throws {
+    if json {
+        let views = plans.enumerated().map { PlanJSON($0.element, result: results?[$0.offset] ?? nil) }
+        StandardOutput.write(try JSONRendering.encode(views))
+        return
+    }
+    for (index, plan) in plans.enumerated() {
+        if let result = results?[index] ?? nil {
+            StandardOutput.write(ReportText.planLines(plan, result).joined(separator: "\n") + "\n")
+            continue
+        }
+        let subject = plan.targets.map(\.description).joined(separator: ", ")
+        let group = plan.group.map { " (IOMMU group \($0))" } ?? ""
+        if plan.isRefused {
+            StandardOutput.write("\(plan.kind.rawValue) \(subject)\(group): refused\n" + plan.refusals.map { "  - \($0)\n" }.joined())
+            continue
+        }
+        var text = "\(plan.kind.rawValue) \(subject)\(group)" + (plan.owner.map { " for \($0)" } ?? "") + ": \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")\n"
+        for (number, step) in plan.steps.enumerated() {
+            text += "  \(number + 1). \(step)    (write \"\(step.value.trimmingCharacters())\" to \(step.attributePath))\n"
+        }
+        for note in plan.unchanged { text += "  unchanged: \(note)\n" }
+        StandardOutput.write(text)
+    }
+}
+
+extension String {
+    /// Without a trailing newline, for showing the value written.
+    func trimmingCharacters() -> String { hasSuffix("\n") ? String(dropLast()) : self }
+}
