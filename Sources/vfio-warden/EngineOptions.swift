@@ -23,6 +23,9 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .customLong("state-dir"), help: ArgumentHelp("Where assignments.json keeps each assignment's original drivers.", valueName: "dir"))
     var stateDirectory: String = "/var/lib/vfio-warden"
 
+    @Flag(name: .customLong("no-journald"), help: "Do not mirror journal records to the systemd journal (mirrored when its socket exists).")
+    var noJournald = false
+
     @Option(name: .customLong("step-timeout"), help: ArgumentHelp("Seconds one sysfs write may take before it counts as hung.", valueName: "seconds"))
     var stepTimeout: Double = 10
 
@@ -46,7 +49,12 @@ struct EngineOptions: ParsableArguments {
         var writer: JournalWriter?
         if journaled {
             do {
-                writer = try JournalWriter(directory: journal)
+                var options = JournalWriter.Options()
+                // Mirror to journald when it runs, so `journalctl MESSAGE_ID=… PCI_SLOT_NAME=…` works too.
+                if !noJournald && SysfsRoot("/run/systemd/journal").existsWithoutFollowing("socket") {
+                    options.mirror = JournalMirror()
+                }
+                writer = try JournalWriter(directory: journal, options: options)
             } catch {
                 throw CommandFailure("cannot open the journal in \(journal): \(error) (is the agent running? it holds the journal)")
             }
