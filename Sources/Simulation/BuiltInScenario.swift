@@ -25,7 +25,7 @@ public enum BuiltInScenario {
 
     public static let scenario = Scenario(
         name: "built-in: the three jobs on a q35 host",
-        description: "A QEMU q35 host (see `vfio-warden list`), the policy above, the real engine on a simulated kernel.",
+        description: "Host: QEMU q35 (see `vfio-warden example-tree`). Policy: the bridge group's two NICs and (by mistake) the SATA controller allowlisted; the NVMe's VFs managed, [[sriov]] numvfs = 2. Engine: the real one, on a simulated kernel.",
         steps: [
             .say("Job 1, SR-IOV: the [[sriov]] rule created 2 VFs on 0000:02:00.0 with sriov_drivers_autoprobe=0; no host driver touched them"),
             .status,
