@@ -44,7 +44,7 @@ public struct SysfsTree: Sendable {
     /// The directory of a device, relative to the root, following `bus/pci/devices/ADDRESS`.
     public func deviceDirectory(_ address: PCIAddress) throws -> String {
         let target = try root.readLink(PCIPaths.device(address))
-        return normalise(target, relativeTo: PCIPaths.devices)
+        return LinkTarget.resolve(target, from: PCIPaths.devices)
     }
 
     /// Where a new device's directory goes: below its parent bridge, or on the root bus of its domain.
@@ -105,7 +105,7 @@ public struct SysfsTree: Sendable {
         for folder in ["class/net", "block", "class/block"] {
             for name in (try? root.list(folder)) ?? [] {
                 guard let target = try? root.readLink("\(folder)/\(name)") else { continue }
-                let resolved = normalise(target, relativeTo: folder)
+                let resolved = LinkTarget.resolve(target, from: folder)
                 if resolved == directory || resolved.hasPrefix(directory + "/") { try removeItem("\(folder)/\(name)") }
             }
         }
@@ -233,18 +233,5 @@ public struct SysfsTree: Sendable {
         let path = root.absolute(relative)
         guard root.existsWithoutFollowing(relative) else { return }
         try FileManager.default.removeItem(atPath: path)
-    }
-
-    /// Resolves `../../../devices/x` found in directory `base` to `devices/x`.
-    private func normalise(_ target: String, relativeTo base: String) -> String {
-        var components = base.split(separator: "/").map(String.init)
-        for part in target.split(separator: "/") {
-            switch part {
-            case "..": if !components.isEmpty { components.removeLast() }
-            case ".": continue
-            default: components.append(String(part))
-            }
-        }
-        return components.joined(separator: "/")
     }
 }

@@ -51,7 +51,7 @@ public struct SysfsSnapshot {
         for name in addresses {
             copyLink("\(PCIPaths.devices)/\(name)")
             do {
-                let directory = resolve(try source.readLink("\(PCIPaths.devices)/\(name)"), from: PCIPaths.devices)
+                let directory = LinkTarget.resolve(try source.readLink("\(PCIPaths.devices)/\(name)"), from: PCIPaths.devices)
                 try copyDeviceDirectory(directory)
                 deviceCount += 1
             } catch {
@@ -117,7 +117,7 @@ public struct SysfsSnapshot {
             let path = "\(classDirectory)/\(entry)"
             guard kind(of: path) == .link, let target = try? source.readLink(path) else { continue }
             copyLink(path)
-            copyTree(resolve(target, from: classDirectory), depth: 2)
+            copyTree(LinkTarget.resolve(target, from: classDirectory), depth: 2)
         }
     }
 
@@ -207,18 +207,5 @@ public struct SysfsSnapshot {
         case S_IFDIR: return .directory
         default: return .other
         }
-    }
-
-    /// Resolves a relative link target found in `directory` to a path relative to the root.
-    private func resolve(_ target: String, from directory: String) -> String {
-        var components = target.hasPrefix("/") ? [] : directory.split(separator: "/").map(String.init)
-        for part in target.split(separator: "/") {
-            switch part {
-            case "..": if !components.isEmpty { components.removeLast() }
-            case ".": continue
-            default: components.append(String(part))
-            }
-        }
-        return components.joined(separator: "/")
     }
 }
