@@ -70,7 +70,8 @@ struct WatchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let root = global.root
+        let resolved = try global.resolvedRoot()
+        let root = resolved.root
         let format: WatchPrinter.Format = json ? .json : .human
         let limit = count
         if let replay {
