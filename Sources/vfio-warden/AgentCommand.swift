@@ -53,6 +53,8 @@ struct AgentCommand: AsyncParsableCommand {
         agentLogger[metadataKey: "pid"] = "\(getpid())"
         let logger = agentLogger
         let root = try engine.global.resolvedRoot()
+        // An unpacked tarball must outlive the agent, not just the last use of `root`.
+        defer { withExtendedLifetime(root) {} }
         // Listen first: an event between the scan and the first receive is queued, never missed.
         let monitor = try UdevMonitor(source: source.monitorSource)
         defer { monitor.stop() }

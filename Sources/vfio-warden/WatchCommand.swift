@@ -71,6 +71,8 @@ struct WatchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let resolved = try global.resolvedRoot()
+        // An unpacked tarball must outlive the whole watch, not just the last use of `resolved`.
+        defer { withExtendedLifetime(resolved) {} }
         let root = resolved.root
         let format: WatchPrinter.Format = json ? .json : .human
         let limit = count
