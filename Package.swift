@@ -96,6 +96,8 @@ let package = Package(
             dependencies: ["SimulatedKernel", "Topology", "Sysfs", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .testTarget(name: "JournalTests", dependencies: ["Journal"]),
+        // Runs the built executable (swift build --build-tests builds it beside the tests).
+        .testTarget(name: "CLITests", dependencies: []),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Agent", "Journal", "Policy", "SimulatedKernel", "Sysfs", "Topology"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Enforcement", "Journal", "Topology", "Sysfs", "SimulatedKernel"]),
         .testTarget(name: "EnforcementTests", dependencies: ["Enforcement", "Topology", "Sysfs", "SimulatedKernel"]),
