@@ -29,7 +29,7 @@ import Journal
     }
 
     /// The q35 example with the bridge group's NICs managed, an optional [[sriov]] rule, and a journal.
-    func withHost<T>(sriov: [SRIOVRule] = [], _ body: (Host) async throws -> T) async throws -> T {
+    func withHost<T>(sriov: [SRIOVRule] = [], alsoManaged: Set<PCIAddress> = [], _ body: (Host) async throws -> T) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.path + "/vfio-warden-agent-\(UInt64.random(in: 0...UInt64.max))"
         try FileManager.default.createDirectory(atPath: directory + "/sys", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -37,7 +37,7 @@ import Journal
         let kernel = SimulatedKernel(tree: try ExampleHosts.build(ExampleHosts.q35, at: root), devDirectory: directory + "/dev")
         _ = kernel.takeEmittedEvents()
         let journal = try JournalWriter(directory: directory + "/journal")
-        let managed: Set<PCIAddress> = [Self.e1000, Self.virtio]
+        let managed: Set<PCIAddress> = Set([Self.e1000, Self.virtio]).union(alsoManaged)
         let engine = try Engine(Engine.Configuration(
             root: root, writer: kernel, journal: journal, store: AssignmentStore(directory: directory + "/state"),
             verdicts: { graph in
@@ -131,6 +131,54 @@ import Journal
             #expect(graph.devices[Self.virtio]?.driver == "virtio-pci")
             #expect(await host.engine.assignments.assignments.isEmpty)
             #expect(try AssignmentStore(directory: host.directory + "/state").load().assignments.isEmpty)
+        }
+    }
+
+    @Test func aDeviceHotPluggedIntoAnAssignedGroupIsIsolatedBeforeUse() async throws {
+        try await withHost { host in
+            _ = await host.engine.assign([Self.e1000], owner: "vm1", cause: .control("assign", uid: 0, pid: 1))
+            _ = await host.deliverEvents()
+            // A third NIC appears behind the same bridge, in group 4; e1000's probe claims it at once.
+            let newcomer = PCIAddress.literal("0000:03:03.0")
+            try host.kernel.hotplug(DeviceSpec(newcomer, vendor: 0x8086, device: 0x100e, classCode: 0x020000, group: 4,
+                                               parent: .literal("0000:00:02.0")), probe: true)
+            let reports = await host.deliverEvents()
+            // Outside the allowlist: the agent may not touch it, and says the group is violated.
+            let refused = reports.flatMap(\.actions).filter { $0.plan.kind == .enforce }
+            #expect(refused.first?.plan.refusals.first?.reason.contains("outside the allowlist") == true)
+            #expect(reports.flatMap(\.states).contains { $0.group == 4 && $0.to.state == .violated })
+            #expect(try TopologyGraph.scan(root: host.root).devices[newcomer]?.driver == "e1000")
+        }
+    }
+
+    @Test func aReleaseTheKernelRefusesWhileAGuestHoldsTheGroupLeavesItIsolated() async throws {
+        try await withHost { host in
+            _ = await host.engine.assign([Self.e1000], owner: "vm1", cause: .control("assign", uid: 0, pid: 1))
+            _ = await host.deliverEvents()
+            let handle = try host.kernel.openGroup(4)
+            let report = await host.engine.release(owner: "vm1", addresses: [], cause: .control("release", uid: 0, pid: 1))
+            handle.close()
+            let result = try #require(report.actions.first?.result)
+            #expect(result.outcome == .rolledBack)
+            #expect(result.failure?.kind == .kernelEnforcing)
+            let graph = try TopologyGraph.scan(root: host.root)
+            #expect(graph.devices[Self.e1000]?.driver == "vfio-pci")
+            #expect(graph.devices[Self.virtio]?.driver == "vfio-pci")
+            #expect(await host.engine.assignments.assignments.count == 1, "still assigned: the guest holds it")
+        }
+    }
+
+    @Test func aManagedDeviceHotPluggedIntoAnAssignedGroupGoesToVFIO() async throws {
+        let newcomer = PCIAddress.literal("0000:03:03.0")
+        try await withHost(alsoManaged: [newcomer]) { host in
+            _ = await host.engine.assign([Self.e1000], owner: "vm1", cause: .control("assign", uid: 0, pid: 1))
+            _ = await host.deliverEvents()
+            try host.kernel.hotplug(DeviceSpec(newcomer, vendor: 0x8086, device: 0x100e, classCode: 0x020000, group: 4,
+                                               parent: .literal("0000:00:02.0")), probe: true)
+            let reports = await host.deliverEvents()
+            #expect(reports.flatMap(\.actions).contains { $0.plan.kind == .enforce && $0.result.outcome == .completed })
+            #expect(try TopologyGraph.scan(root: host.root).devices[newcomer]?.driver == "vfio-pci")
+            #expect(await host.engine.statuses().first { $0.group == 4 }?.state == .isolated)
         }
     }
 }
