@@ -5,8 +5,40 @@ import Sysfs
 /// Never throws for a bad attribute: what is missing or garbled becomes a ``DeviceProblem`` and the rest is read.
 public struct DeviceReader: Sendable {
     public let root: SysfsRoot
+    /// Driver names under `bus/pci/drivers` and group numbers under `kernel/iommu_groups`, listed once by a full
+    /// scan so that each device's `driver` and `iommu_group` links are checked against them instead of with a
+    /// `stat(2)` each. `nil`: check every link with `fstatat(2)`.
+    public let knownTargets: KnownLinkTargets?
 
-    public init(root: SysfsRoot) { self.root = root }
+    public init(root: SysfsRoot, knownTargets: KnownLinkTargets? = nil) {
+        self.root = root
+        self.knownTargets = knownTargets
+    }
+
+    /// What `bus/pci/drivers` and `kernel/iommu_groups` hold now (each listed once).
+    public struct KnownLinkTargets: Sendable {
+        public var drivers: Set<String>
+        public var groups: Set<String>
+
+        public init(root: SysfsRoot) {
+            drivers = Set((try? root.list(PCIPaths.drivers)) ?? [])
+            groups = Set((try? root.list(PCIPaths.iommuGroups)) ?? [])
+        }
+
+        /// Whether a link target names an existing driver or group directory, or `nil` when the attribute is
+        /// not one these lists can answer for.
+        func contains(_ target: String, for attribute: PCIAttribute) -> Bool? {
+            let parts = target.split(separator: "/")
+            guard parts.count >= 3, let last = parts.last else { return nil }
+            let parent = parts[parts.count - 2]
+            let grandparent = parts[parts.count - 3]
+            switch attribute {
+            case .driver: return grandparent == "pci" && parent == "drivers" && drivers.contains(String(last))
+            case .iommuGroup: return grandparent == "kernel" && parent == "iommu_groups" && groups.contains(String(last))
+            default: return nil
+            }
+        }
+    }
 
     /// Whether `bus/pci/devices/ADDRESS` exists (the device has not been removed).
     public func isPresent(_ address: PCIAddress) -> Bool {
@@ -129,7 +161,7 @@ public struct DeviceReader: Sendable {
             }
             return nil
         }
-        guard directory.exists(name) else {
+        guard knownTargets?.contains(target, for: attribute) ?? directory.exists(name) else {
             device.problems.append(DeviceProblem(attribute: name, message: "link points to '\(target)', which does not exist"))
             return nil
         }

@@ -21,7 +21,7 @@ public struct TopologyGraph: Sendable, Equatable {
 
     /// Reads every device under `bus/pci/devices`. Throws only when that directory cannot be listed at all.
     public static func scan(root: SysfsRoot) throws(SysfsError) -> TopologyGraph {
-        let reader = DeviceReader(root: root)
+        let reader = DeviceReader(root: root, knownTargets: DeviceReader.KnownLinkTargets(root: root))
         let names = try root.list(PCIPaths.devices)
         var problems: [String] = []
         var devices: [PCIDevice] = []
