@@ -67,7 +67,7 @@ public struct UdevRulesGenerator: Sendable {
             warnings.append("the policy has no [manage] allowlist (monitor-only): no device gets a rule")
         }
         if graph == nil {
-            warnings.append("sysfs could not be scanned: group siblings of [[assign]] devices are not included (the agent isolates them when it starts)")
+            warnings.append("sysfs was not scanned (--no-scan, or unreadable): group siblings of [[assign]] devices are not included (the agent isolates them when it starts)")
         }
 
         // [[sriov]]: the PF's autoprobe off, every VF to its VF driver.
@@ -167,7 +167,9 @@ public struct UdevRulesGenerator: Sendable {
                     if graph != nil {
                         warnings.append("\(assignment.path): \(reference.address) is not in sysfs now: its group siblings are not known")
                     }
-                    lines.append("# \(reference.address) was not present when this file was generated: its group siblings are not covered.")
+                    lines.append(graph == nil
+                        ? "# sysfs was not read (--no-scan): the group siblings of \(reference.address) are not covered."
+                        : "# \(reference.address) was not present when this file was generated: its group siblings are not covered.")
                     lines.append(deviceRule(DeviceRule(address: reference.address, vendor: reference.ids?.vendor,
                                                        device: reference.ids?.device, driver: "vfio-pci", comment: "")))
                 }
