@@ -2,14 +2,15 @@
 # Install (or uninstall) vfio-warden: the binary, udev rules, systemd unit, libvirt hook, completions, man page
 # and a policy file.
 #
-#   ./install.sh [--prefix DIR] [--destdir DIR] [--with-libvirt-hook] [--force] [--binary FILE] [--uninstall]
+#   ./install.sh [--prefix DIR] [--destdir DIR] [--udevdir DIR] [--with-libvirt-hook] [--force] [--binary FILE] [--uninstall]
 #
 # --prefix DIR         where the binary, completions and man page go (default /usr/local): DIR/bin/vfio-warden
 # --destdir DIR        staged install: every path is put under DIR (for packages, and for tests). Nothing on the
-#                      running system is read or changed, and the udev rules are generated without a sysfs scan.
+#                      running system is changed, and the udev rules are generated without a sysfs scan.
 # --with-libvirt-hook  also install contrib/libvirt/qemu as /etc/libvirt/hooks/qemu
 # --force              replace an existing libvirt hook that is not vfio-warden's
 # --binary FILE        install this binary instead of building one with `swift build -c release`
+# --udevdir DIR        udev's directory (default: pkg-config --variable=udevdir udev, or /usr/lib/udev)
 # --uninstall          remove what an install put there (the policy, journal and assignments are kept)
 #
 # Files (with DESTDIR before each):
@@ -35,9 +36,10 @@ destdir=
 hook=no
 force=no
 binary=
+udevdir=
 mode=install
 
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -50,6 +52,8 @@ while [ $# -gt 0 ]; do
     --force) force=yes; shift ;;
     --binary) [ $# -ge 2 ] || die "--binary needs a file"; binary=$2; shift 2 ;;
     --binary=*) binary=${1#*=}; shift ;;
+    --udevdir) [ $# -ge 2 ] || die "--udevdir needs a directory"; udevdir=$2; shift 2 ;;
+    --udevdir=*) udevdir=${1#*=}; shift ;;
     --uninstall) mode=uninstall; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
@@ -61,8 +65,7 @@ if [ -n "$destdir" ]; then
     destdir=${destdir%/}
 fi
 
-udevdir=
-if [ -z "$destdir" ] && command -v pkg-config >/dev/null 2>&1; then
+if [ -z "$udevdir" ] && command -v pkg-config >/dev/null 2>&1; then
     udevdir=$(pkg-config --variable=udevdir udev 2>/dev/null || true)
 fi
 [ -n "$udevdir" ] || udevdir=/usr/lib/udev

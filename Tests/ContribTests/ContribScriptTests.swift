@@ -172,7 +172,7 @@ func fixture(_ name: String) throws -> String {
         try withTemporaryDirectory { tmp in
             let destdir = tmp + "/root"
             let binary = try fakeBinary(in: tmp)
-            let install = try run("/bin/sh", [script, "--destdir", destdir, "--binary", binary, "--with-libvirt-hook"])
+            let install = try run("/bin/sh", [script, "--destdir", destdir, "--udevdir", "/usr/lib/udev", "--binary", binary, "--with-libvirt-hook"])
             #expect(install.status == 0, "\(install.stderr)")
             var expected = [
                 "/etc/libvirt/hooks/qemu",
@@ -198,11 +198,11 @@ func fixture(_ name: String) throws -> String {
             #expect(unit.contains("ExecStart=/usr/local/bin/vfio-warden agent"))
             // A second install keeps the policy and refuses nothing (the hook is ours).
             try "# mine\n".write(toFile: destdir + "/etc/vfio-warden/policy.toml", atomically: true, encoding: .utf8)
-            let again = try run("/bin/sh", [script, "--destdir", destdir, "--binary", binary, "--with-libvirt-hook"])
+            let again = try run("/bin/sh", [script, "--destdir", destdir, "--udevdir", "/usr/lib/udev", "--binary", binary, "--with-libvirt-hook"])
             #expect(again.status == 0, "\(again.stderr)")
             #expect(try String(contentsOfFile: destdir + "/etc/vfio-warden/policy.toml", encoding: .utf8) == "# mine\n")
 
-            let uninstall = try run("/bin/sh", [script, "--destdir", destdir, "--uninstall"])
+            let uninstall = try run("/bin/sh", [script, "--destdir", destdir, "--udevdir", "/usr/lib/udev", "--uninstall"])
             #expect(uninstall.status == 0, "\(uninstall.stderr)")
             #expect(files(under: destdir) == ["/etc/vfio-warden/policy.toml"])
         }
@@ -226,16 +226,16 @@ func fixture(_ name: String) throws -> String {
             try FileManager.default.createDirectory(atPath: destdir + "/etc/libvirt/hooks", withIntermediateDirectories: true)
             try "#!/bin/sh\necho theirs\n".write(toFile: destdir + "/etc/libvirt/hooks/qemu", atomically: true, encoding: .utf8)
             let binary = try fakeBinary(in: tmp)
-            let refused = try run("/bin/sh", [script, "--destdir", destdir, "--binary", binary, "--with-libvirt-hook"])
+            let refused = try run("/bin/sh", [script, "--destdir", destdir, "--udevdir", "/usr/lib/udev", "--binary", binary, "--with-libvirt-hook"])
             #expect(refused.status != 0)
             #expect(refused.stderr.contains("--force"))
             // Refused before anything was written.
             #expect(files(under: destdir) == ["/etc/libvirt/hooks/qemu"])
-            let forced = try run("/bin/sh", [script, "--destdir", destdir, "--binary", binary, "--with-libvirt-hook", "--force"])
+            let forced = try run("/bin/sh", [script, "--destdir", destdir, "--udevdir", "/usr/lib/udev", "--binary", binary, "--with-libvirt-hook", "--force"])
             #expect(forced.status == 0, "\(forced.stderr)")
             #expect(try String(contentsOfFile: destdir + "/etc/libvirt/hooks/qemu", encoding: .utf8).contains("vfio-warden hook"))
             // Uninstall removes our hook only.
-            _ = try run("/bin/sh", [script, "--destdir", destdir, "--uninstall"])
+            _ = try run("/bin/sh", [script, "--destdir", destdir, "--udevdir", "/usr/lib/udev", "--uninstall"])
             #expect(!FileManager.default.fileExists(atPath: destdir + "/etc/libvirt/hooks/qemu"))
         }
     }
