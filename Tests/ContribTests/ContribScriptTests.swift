@@ -129,6 +129,13 @@ func fixture(_ name: String) throws -> String {
         #expect(calls == ["assign|0000:0a:1f.7|--owner|libvirt:x"])
     }
 
+    @Test func aMissingVfioWardenStopsTheGuest() throws {
+        let result = try run("/bin/sh", [hook, "router-vm", "prepare", "begin", "-"], stdin: try fixture("domain-passthrough.xml"),
+                             environment: ["PATH": "/usr/bin:/bin", "VFIO_WARDEN": "/nonexistent/vfio-warden"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("not found"))
+    }
+
     @Test func anInvalidAddressRefusesWithoutCallingVfioWarden() throws {
         let xml = "<domain><devices><hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x01' slot='0x40' function='0x0'/></source></hostdev></devices></domain>"
         let (result, calls) = try hookRun(["x", "prepare", "begin", "-"], xml: xml)
