@@ -17,6 +17,7 @@
 #   PREFIX/bin/vfio-warden
 #   UDEVDIR/rules.d/70-vfio-warden.rules          UDEVDIR: pkg-config --variable=udevdir udev, or /usr/lib/udev
 #   /etc/systemd/system/vfio-warden.service       ExecStart= follows PREFIX
+#   /etc/systemd/system/vfio-warden-metrics.{service,timer}   node-exporter textfile metrics (not enabled)
 #   /etc/libvirt/hooks/qemu                       only with --with-libvirt-hook
 #   /etc/vfio-warden/policy.toml                  only if absent: the example, every line commented (monitor-only)
 #   PREFIX/share/doc/vfio-warden/policy.example.toml
@@ -28,6 +29,7 @@
 # It never starts, reloads or triggers anything: after a real install run
 #   systemctl daemon-reload && systemctl enable --now vfio-warden
 #   udevadm control --reload
+# and, with node-exporter's textfile collector: systemctl enable --now vfio-warden-metrics.timer
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,7 +41,7 @@ binary=
 udevdir=
 mode=install
 
-usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -73,7 +75,8 @@ fi
 bindir=$prefix/bin
 datadir=$prefix/share
 rules=$udevdir/rules.d/70-vfio-warden.rules
-unit=/etc/systemd/system/vfio-warden.service
+unitdir=/etc/systemd/system
+unit=$unitdir/vfio-warden.service
 hookfile=/etc/libvirt/hooks/qemu
 policy=/etc/vfio-warden/policy.toml
 marker='vfio-warden hook'
@@ -94,6 +97,8 @@ if [ "$mode" = uninstall ]; then
     remove "$bindir/vfio-warden"
     remove "$rules"
     remove "$unit"
+    remove "$unitdir/vfio-warden-metrics.service"
+    remove "$unitdir/vfio-warden-metrics.timer"
     if [ -f "$(D "$hookfile")" ] && grep -q "$marker" "$(D "$hookfile")"; then remove "$hookfile"; fi
     remove "$datadir/doc/vfio-warden/policy.example.toml"
     remove "$datadir/bash-completion/completions/vfio-warden"
@@ -123,8 +128,11 @@ put 0755 "$binary" "$bindir/vfio-warden"
 # The systemd unit, pointing at the installed binary.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
-sed "s|^ExecStart=/usr/local/bin/vfio-warden|ExecStart=$bindir/vfio-warden|" "$here/contrib/systemd/vfio-warden.service" > "$tmp/unit"
-put 0644 "$tmp/unit" "$unit"
+for name in vfio-warden.service vfio-warden-metrics.service; do
+    sed "s|^ExecStart=/usr/local/bin/vfio-warden|ExecStart=$bindir/vfio-warden|" "$here/contrib/systemd/$name" > "$tmp/$name"
+    put 0644 "$tmp/$name" "$unitdir/$name"
+done
+put 0644 "$here/contrib/systemd/vfio-warden-metrics.timer" "$unitdir/vfio-warden-metrics.timer"
 
 # The policy: the example, commented out, so that a first install changes nothing on the host (monitor-only).
 put 0644 "$here/contrib/policy.example.toml" "$datadir/doc/vfio-warden/policy.example.toml"

@@ -183,6 +183,8 @@ func fixture(_ name: String) throws -> String {
             #expect(install.status == 0, "\(install.stderr)")
             var expected = [
                 "/etc/libvirt/hooks/qemu",
+                "/etc/systemd/system/vfio-warden-metrics.service",
+                "/etc/systemd/system/vfio-warden-metrics.timer",
                 "/etc/systemd/system/vfio-warden.service",
                 "/etc/vfio-warden/policy.toml",
                 "/usr/lib/udev/rules.d/70-vfio-warden.rules",
@@ -224,6 +226,8 @@ func fixture(_ name: String) throws -> String {
             #expect(!FileManager.default.fileExists(atPath: destdir + "/etc/libvirt/hooks/qemu"))
             let unit = try String(contentsOfFile: destdir + "/etc/systemd/system/vfio-warden.service", encoding: .utf8)
             #expect(unit.contains("ExecStart=/opt/vw/bin/vfio-warden agent"))
+            let metrics = try String(contentsOfFile: destdir + "/etc/systemd/system/vfio-warden-metrics.service", encoding: .utf8)
+            #expect(metrics.contains("ExecStart=/opt/vw/bin/vfio-warden metrics --output "))
         }
     }
 
