@@ -152,3 +152,12 @@ let generateCommand = "vfio-warden rules generate --policy /etc/vfio-warden/poli
         #expect(refused.warnings.count == 1)
     }
 }
+
+@Suite struct UdevRulesHeaderTests {
+    @Test func aNewlineInThePolicyPathCannotStartARule() throws {
+        let policy = try Policy.parse(text: "[manage]\ndevices = [\"0000:03:01.0\"]\n", file: "p.toml")
+        let text = UdevRulesGenerator(policy: policy, graph: nil)
+            .generate(policyPath: "/etc/x\nKERNEL==\"*\", ATTR{remove}=\"1\"", command: "c").text
+        #expect(!text.split(separator: "\n").contains { $0.hasPrefix("KERNEL") })
+    }
+}
