@@ -75,10 +75,21 @@ let package = Package(
             name: "Policy",
             dependencies: ["Sysfs", "Topology", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
+        // `rules generate`: udev rules from the policy (driver_override at `add`, sriov_drivers_autoprobe on PFs).
+        .target(
+            name: "Rules",
+            dependencies: ["Policy", "Sysfs", "Topology"]
+        ),
+        // `metrics`: the journal's counters and the groups' states in the Prometheus text format.
+        .target(
+            name: "Metrics",
+            dependencies: ["Enforcement", "Journal"]
+        ),
         .executableTarget(
             name: "vfio-warden",
             dependencies: [
                 "Sysfs", "Topology", "Udev", "SimulatedKernel", "Reports", "Journal", "Enforcement", "Agent", "Simulation", "Policy",
+                "Rules", "Metrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -111,6 +122,14 @@ let package = Package(
             ],
             exclude: ["Golden"]
         ),
+        .testTarget(
+            name: "RulesTests",
+            dependencies: ["Rules", "Policy", "Topology", "Sysfs", "SimulatedKernel"],
+            exclude: ["Golden"]
+        ),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Journal", "Enforcement", "Sysfs"]),
+        // The shipped scripts: the libvirt hook against a fake vfio-warden, install.sh into a temporary DESTDIR.
+        .testTarget(name: "ContribTests", exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -28,6 +28,8 @@ struct VFIOWarden: AsyncParsableCommand {
             AssignCommand.self,
             ReleaseCommand.self,
             AgentCommand.self,
+            RulesCommand.self,
+            MetricsCommand.self,
         ]
     )
 }
