@@ -28,6 +28,7 @@ struct VFIOWarden: AsyncParsableCommand {
             AssignCommand.self,
             ReleaseCommand.self,
             AgentCommand.self,
+            StatusCommand.self,
         ]
     )
 }
