@@ -14,6 +14,8 @@ public struct ControlService: Sendable {
     public var authorize: @Sendable (ControlRequest.Operation, PeerCredentials) -> ControlAccess.Decision
     /// The agent's identity for `status`.
     public var agent: AgentStatus.Agent
+    /// State changes pass one at a time (see ``SerialGate``).
+    private let changes = SerialGate()
 
     public init(engine: Engine, journal: JournalWriter?, access: ControlAccess, agent: AgentStatus.Agent) {
         self.init(engine: engine, journal: journal, agent: agent, authorize: { access.decide($0, for: $1) })
@@ -59,10 +61,14 @@ public struct ControlService: Sendable {
         let json = request.format == .json
         switch request.op {
         case .assign:
-            let report = await engine.assign(request.devices, owner: request.owner ?? "", siblings: request.quarantine, cause: cause)
+            let report = await changes.run { [engine] in
+                await engine.assign(request.devices, owner: request.owner ?? "", siblings: request.quarantine, cause: cause)
+            }
             return try executed(report, json: json)
         case .release:
-            let report = await engine.release(owner: request.owner, addresses: request.devices, cause: cause)
+            let report = await changes.run { [engine] in
+                await engine.release(owner: request.owner, addresses: request.devices, cause: cause)
+            }
             return try executed(report, json: json)
         case .plan:
             let plans: [Plan]

@@ -107,6 +107,42 @@ final class CrashableWriter: SysfsAttributeWriter {
         #expect(await engine.assignments.assignments.isEmpty)
     }
 
+    @Test func anInterruptedReleaseIsFinishedAtTheNextStart() async throws {
+        let host = try TestHost.make()
+        defer { host.remove() }
+        let gate = WriteGate()
+        do {
+            let journal = try JournalWriter(directory: host.journalDirectory)
+            let writer = CrashableWriter(host.kernel)
+            let engine = try host.makeEngine(journal: journal, writer: writer, stepTimeout: .seconds(60))
+            _ = await engine.start(version: "first")
+            let assigned = await engine.assign([TestHost.e1000], owner: "vm1", cause: .agent("test"))
+            #expect(assigned.actions.allSatisfy { $0.result.outcome == .completed })
+            host.kernel.inject(.hang(gate), on: "bus/pci/drivers/vfio-pci/unbind")
+            Task.detached { _ = await engine.release(owner: "vm1", addresses: [], cause: .agent("test")) }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !gate.isHoldingAWriter && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(gate.isHoldingAWriter)
+            writer.crash()
+            journal.close()
+        }
+        defer { gate.release() }
+        let records = try JournalReader(directory: host.journalDirectory).records()
+        #expect(InterruptedPlan.find(in: records).map(\.kind) == [.release])
+
+        let journal = try JournalWriter(directory: host.journalDirectory)
+        let engine = try host.makeEngine(journal: journal)
+        let recovery = await engine.recoverInterruptedPlans(from: records)
+        #expect(recovery.notes.contains { $0.contains("finished") }, "\(recovery.notes)")
+        _ = await engine.start(version: "second")
+        journal.close()
+        #expect(try JournalVerifier.verify(directory: host.journalDirectory).isIntact)
+        #expect(await engine.assignments.assignments.isEmpty)
+        let graph = try TopologyGraph.scan(root: host.root)
+        #expect(graph.devices[TestHost.e1000]?.driver == "e1000")
+        #expect(graph.devices[TestHost.virtio]?.driver == "virtio-pci")
+    }
+
     @Test func completedAndRolledBackPlansAreNotInterrupted() async throws {
         let host = try TestHost.make()
         defer { host.remove() }

@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+import Synchronization
 import Journal
 import SimulatedKernel
 import Sysfs
@@ -161,6 +162,45 @@ import Enforcement
             }
             #expect(answered == 60)
         }
+    }
+
+    @Test func concurrentAssignsOfOneGroupToManyOwnersLeaveOneOwner() async throws {
+        try await withServer { running in
+            let path = running.host.socketPath
+            let outcomes = await withTaskGroup(of: Int?.self) { group in
+                for index in 0..<10 {
+                    group.addTask {
+                        let line = #"{"op":"assign","devices":["0000:03:0\#(index % 2 + 1).0"],"owner":"vm\#(index)"}"#
+                        return (try? await exchange(line, at: path))?["exit_code"] as? Int
+                    }
+                }
+                var codes: [Int?] = []
+                for await code in group { codes.append(code) }
+                return codes
+            }
+            #expect(outcomes.filter { $0 == 0 }.count == 1, "\(outcomes)")
+            #expect(outcomes.filter { $0 == 1 }.count == 9)
+            #expect(await running.engine.assignments.assignments.count == 1)
+        }
+    }
+
+    @Test func stopWaitsForTheRequestInFlight() async throws {
+        let host = try TestHost.make()
+        defer { host.remove() }
+        let finished = Mutex(false)
+        let server = try ControlServer(path: host.socketPath) { _, _ in
+            try? await Task.sleep(for: .milliseconds(300))
+            finished.withLock { $0 = true }
+            return Array("{}\n".utf8)
+        }
+        server.start()
+        let path = host.socketPath
+        let client = Task { _ = try? await exchange(#"{"op":"status"}"#, at: path) }
+        try await Task.sleep(for: .milliseconds(100))
+        server.stop()
+        #expect(await server.waitForRequests(timeout: .seconds(5)))
+        #expect(finished.withLock { $0 })
+        _ = await client.value
     }
 
     @Test func aRefusedCallerIsToldWhyAndTheRefusalJournaled() async throws {
