@@ -12,20 +12,21 @@ public struct ControlService: Sendable {
     public let journal: JournalWriter?
     /// Who may do what; tests inject their own.
     public var authorize: @Sendable (ControlRequest.Operation, PeerCredentials) -> ControlAccess.Decision
-    /// The agent's identity for `status`.
-    public var agent: AgentStatus.Agent
-    /// State changes pass one at a time (see ``SerialGate``).
-    private let changes = SerialGate()
+    /// The agent's identity for `status`, asked at each request (a reload may change the policy).
+    public var agent: @Sendable () -> AgentStatus.Agent
+    /// State changes pass one at a time (see ``SerialGate``); share it with whatever else changes state.
+    public let changes: SerialGate
 
-    public init(engine: Engine, journal: JournalWriter?, access: ControlAccess, agent: AgentStatus.Agent) {
-        self.init(engine: engine, journal: journal, agent: agent, authorize: { access.decide($0, for: $1) })
+    public init(engine: Engine, journal: JournalWriter?, access: ControlAccess, agent: AgentStatus.Agent, gate: SerialGate = SerialGate()) {
+        self.init(engine: engine, journal: journal, agent: { agent }, gate: gate, authorize: { access.decide($0, for: $1) })
     }
 
-    public init(engine: Engine, journal: JournalWriter?, agent: AgentStatus.Agent,
+    public init(engine: Engine, journal: JournalWriter?, agent: @escaping @Sendable () -> AgentStatus.Agent, gate: SerialGate = SerialGate(),
                 authorize: @escaping @Sendable (ControlRequest.Operation, PeerCredentials) -> ControlAccess.Decision) {
         self.engine = engine
         self.journal = journal
         self.agent = agent
+        self.changes = gate
         self.authorize = authorize
     }
 
@@ -79,7 +80,7 @@ public struct ControlService: Sendable {
             return ControlReply(ok: true, exitCode: plans.contains(where: \.isRefused) ? 1 : 0,
                                 output: try PlanOutput.render(plans, json: json), plans: plans.map { PlanJSON($0) })
         case .status:
-            let status = AgentStatus(agent: agent, statuses: await engine.statuses(), assignments: await engine.assignments)
+            let status = AgentStatus(agent: agent(), statuses: await engine.statuses(), assignments: await engine.assignments)
             return ControlReply(ok: true, exitCode: 0, output: json ? try JSONRendering.render(status) : status.text, status: status)
         case .list:
             let report = TopologyReport(await engine.graph)

@@ -106,18 +106,24 @@ struct AgentCommand: AsyncParsableCommand {
                                           policy: binding.policy.file, monitorOnly: binding.policy.isMonitorOnly,
                                           sysfsRoot: "\(root.root)", journal: self.engine.journal)
         let policyState = PolicyState(binding)
-        let status: @Sendable () async -> String = {
+        let currentInfo: @Sendable () -> AgentStatus.Agent = {
             var info = agentInfo
             let current = policyState.binding
             info.policy = current.policy.file
             info.monitorOnly = current.policy.isMonitorOnly
-            return AgentStatus(agent: info, statuses: await engine.statuses(), assignments: await engine.assignments).summaryLine
+            return info
         }
+        let status: @Sendable () async -> String = {
+            AgentStatus(agent: currentInfo(), statuses: await engine.statuses(), assignments: await engine.assignments).summaryLine
+        }
+        // Everything that changes state (udev events, resyncs, reloads, control requests) passes one at a time.
+        let gate = SerialGate()
         var server: ControlServer?
         if !noControlSocket {
             let path = controlSocket ?? runDirectory + "/control.sock"
-            let service = ControlService(engine: engine, journal: journal, access: ControlAccess(readGroup: readGID, readGroupName: readGroup),
-                                         agent: agentInfo)
+            let access = ControlAccess(readGroup: readGID, readGroupName: readGroup)
+            let service = ControlService(engine: engine, journal: journal, agent: currentInfo, gate: gate,
+                                         authorize: { access.decide($0, for: $1) })
             do {
                 server = try ControlServer(path: path, group: readGID) { line, peer in
                     await service.handle(line: line, peer: peer).encodedLine()
@@ -143,7 +149,7 @@ struct AgentCommand: AsyncParsableCommand {
             group.addTask {
                 var seen = 0
                 for await event in monitor.events {
-                    log(await engine.handle(event), logger)
+                    log(await gate.run { await engine.handle(event) }, logger)
                     if case .device = event { seen += 1 }
                     if let limit, seen >= limit { return }
                 }
@@ -152,7 +158,7 @@ struct AgentCommand: AsyncParsableCommand {
                 group.addTask {
                     while !Task.isCancelled {
                         try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
-                        log(await engine.resync(), logger)
+                        log(await gate.run { await engine.resync() }, logger)
                         let line = await status()
                         notify(logger) { try notifier.status(line) }
                     }
@@ -180,7 +186,9 @@ struct AgentCommand: AsyncParsableCommand {
             group.addTask {
                 for await _ in hangup.events {
                     notify(logger) { try notifier.reloading() }
-                    let outcome = await PolicyReload.reload(engine: engine, journal: journal, path: policyPath, sysfs: sysfs, proc: procRoot)
+                    let outcome = await gate.run {
+                        await PolicyReload.reload(engine: engine, journal: journal, path: policyPath, sysfs: sysfs, proc: procRoot)
+                    }
                     if let binding = outcome.binding { policyState.binding = binding }
                     logger.info("SIGHUP: \(outcome.message)")
                     if let report = outcome.report { log(report, logger) }

@@ -26,7 +26,7 @@ import Enforcement
         defer { journal.close() }
         let engine = try host.makeEngine(journal: journal)
         _ = await engine.start(version: "test")
-        let service = authorize.map { ControlService(engine: engine, journal: journal, agent: TestHost.agentInfo, authorize: $0) }
+        let service = authorize.map { ControlService(engine: engine, journal: journal, agent: { TestHost.agentInfo }, authorize: $0) }
             ?? ControlService(engine: engine, journal: journal, access: ControlAccess(), agent: TestHost.agentInfo)
         let server = try ControlServer(path: host.socketPath) { line, peer in await service.handle(line: line, peer: peer).encodedLine() }
         server.start()
