@@ -81,11 +81,13 @@ public final class ControlServer: Sendable {
     /// Stops accepting, ends every connection (a request being handled finishes; its reply may not be sent),
     /// and removes the socket file. Returns once the accept loop has ended.
     public func stop() {
-        let (connections, started) = state.withLock { state -> (Set<Int32>, Bool) in
-            if state.stopped { return ([], false) }
+        let stopping = state.withLock { state -> (connections: Set<Int32>, started: Bool)? in
+            if state.stopped { return nil }
             state.stopped = true
             return (state.connections, state.started)
         }
+        // A second stop (deinit after stop) must not close the listener's descriptor again: its number may be reused.
+        guard let (connections, started) = stopping else { return }
         // shutdown(2) wakes the thread blocked in accept(2) or recv(2).
         shutdown(listener, Int32(SHUT_RDWR))
         for fd in connections { shutdown(fd, Int32(SHUT_RDWR)) }

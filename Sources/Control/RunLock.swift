@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,6 +8,7 @@ import Glibc
 public final class RunLock: Sendable {
     public let path: String
     private let fd: Int32
+    private let released = Mutex(false)
 
     /// Takes the lock, creating the run directory (0755) when missing.
     public init(runDirectory: String, pid: Int32 = getpid()) throws(ControlSocketError) {
@@ -49,6 +51,10 @@ public final class RunLock: Sendable {
 
     /// Releases the lock (and removes the pid file, which is only meaningful while locked).
     public func release() {
+        guard released.withLock({ wasReleased in
+            defer { wasReleased = true }
+            return !wasReleased
+        }) else { return }
         unlink(path)
         close(fd)
     }

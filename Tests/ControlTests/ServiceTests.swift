@@ -86,6 +86,8 @@ final class NotifyListener {
         let second = try RunLock(runDirectory: run, pid: 5353)
         #expect(RunLock.holder(runDirectory: run) == 5353)
         second.release()
+        second.release()
+        #expect(RunLock.holder(runDirectory: run) == nil)
     }
 }
 
