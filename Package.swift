@@ -64,6 +64,12 @@ let package = Package(
             name: "Agent",
             dependencies: ["Sysfs", "Topology", "Enforcement", "Journal", "Policy"]
         ),
+        // The agent as a service: the control socket (protocol, server, client), sd_notify, the run lock, SIGHUP reload.
+        .target(
+            name: "Control",
+            dependencies: ["Agent", "Enforcement", "Journal", "Policy", "Reports", "Sysfs", "Topology",
+                           .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // `simulate`: scenarios played against the real engine on the simulated kernel.
         .target(
             name: "Simulation",
@@ -89,7 +95,7 @@ let package = Package(
             name: "vfio-warden",
             dependencies: [
                 "Sysfs", "Topology", "Udev", "SimulatedKernel", "Reports", "Journal", "Enforcement", "Agent", "Simulation", "Policy",
-                "Rules", "Metrics",
+                "Rules", "Metrics", "Control",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -111,6 +117,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: []),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Agent", "Journal", "Policy", "SimulatedKernel", "Sysfs", "Topology"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Enforcement", "Journal", "Topology", "Sysfs", "SimulatedKernel"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "Agent", "Enforcement", "Journal", "Policy", "Topology", "Sysfs", "SimulatedKernel"]),
         .testTarget(name: "EnforcementTests", dependencies: ["Enforcement", "Topology", "Sysfs", "SimulatedKernel"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Topology", "Sysfs", "SimulatedKernel"]),
         .testTarget(name: "HostUseTests", dependencies: ["Topology", "Sysfs", "SimulatedKernel"]),

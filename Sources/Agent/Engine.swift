@@ -63,7 +63,8 @@ public actor Engine {
         public var notes: [String] = []
     }
 
-    public let configuration: Configuration
+    /// Swapped only by ``reload(verdicts:sriovRules:staticAssignments:cause:)`` (SIGHUP).
+    public private(set) var configuration: Configuration
     public private(set) var graph: TopologyGraph
     public private(set) var assignments: AssignmentTable
     private var states: [Int: GroupStatus.State] = [:]
@@ -130,6 +131,31 @@ public actor Engine {
             await enforce(plan, cause: cause, into: &report)
         }
         await updateStates(nil, into: &report, cause: cause)
+        return report
+    }
+
+    // MARK: Policy reload
+
+    /// Replaces the policy binding (SIGHUP): the verdicts, the `[[sriov]]` rules and the `[[assign]]` rules.
+    /// Assignments held stay held; the new rules are applied and every assignment enforced again, as at start.
+    /// The caller journals `policy_loaded` (it knows the file and its hash).
+    public func reload(verdicts: @escaping @Sendable (TopologyGraph) -> VerdictTable, sriovRules: [SRIOVRule],
+                       staticAssignments: [StaticAssignment], cause: Cause) async -> Report {
+        configuration.verdicts = verdicts
+        configuration.sriovRules = sriovRules
+        configuration.staticAssignments = staticAssignments
+        verdictCache = nil
+        var report = Report()
+        for rule in sriovRules {
+            let plan = Planner.sriov(rule, in: context())
+            if plan.steps.isEmpty && !plan.isRefused { continue }
+            await execute(plan, cause: cause, reason: "[[sriov]] rule for \(rule.pf)", into: &report)
+            _ = try? graph.rescan(root: configuration.root)
+        }
+        for rule in staticAssignments {
+            report.merge(await assign(rule.devices, owner: rule.owner, cause: .policy(rule: rule.rule)))
+        }
+        report.merge(await resync(cause: cause))
         return report
     }
 
@@ -255,7 +281,7 @@ public actor Engine {
     }
 
     @discardableResult
-    private func execute(_ plan: Plan, cause: Cause, reason: String, into report: inout Report) async -> ExecutionResult {
+    func execute(_ plan: Plan, cause: Cause, reason: String, into report: inout Report) async -> ExecutionResult {
         let planID = nextPlanID
         nextPlanID += 1
         var executor = Executor(root: configuration.root, writer: configuration.writer)
@@ -300,7 +326,7 @@ public actor Engine {
         }
     }
 
-    private func record(_ event: JournalEvent, cause: Cause, into report: inout Report) async {
+    func record(_ event: JournalEvent, cause: Cause, into report: inout Report) async {
         guard let journal = configuration.journal else { return }
         do {
             try await journal.append(event, cause: cause)

@@ -38,7 +38,7 @@ public struct SimulationHost: Sendable {
             for (name, content) in files {
                 let path = "\(directory)/proc/\(name)"
                 try FileManager.default.createDirectory(atPath: String(path[..<path.lastIndex(of: "/")!]), withIntermediateDirectories: true)
-                FileManager.default.createFile(atPath: path, contents: Data(content.utf8))
+                _ = FileManager.default.createFile(atPath: path, contents: Data(content.utf8))
             }
         }
         return host

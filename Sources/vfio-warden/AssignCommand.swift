@@ -3,6 +3,7 @@ import Agent
 import Glibc
 #endif
 import ArgumentParser
+import Control
 import Enforcement
 import Journal
 import Sysfs
@@ -29,6 +30,7 @@ struct AssignCommand: AsyncParsableCommand {
     @Option(name: .customLong("quarantine"), help: "What the members you did not name get: passthrough (vfio-pci), none or pci-stub.")
     var siblings: Planner.SiblingMode = .passthrough
     @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var control: ControlOptions
 
     func validate() throws {
         _ = try parseAddresses(addresses)
@@ -36,6 +38,9 @@ struct AssignCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let sent = ControlRequest(op: .assign, devices: try parseAddresses(addresses), owner: owner, quarantine: siblings, format: json ? .json : .text)
+        if try control.sendIfAgentRuns(sent, engine.global) { return }
+        try control.refuseDirectWhileAgentRuns(engine.global)
         let root = try engine.global.resolvedRoot()
         let (engine, journal, _) = try engine.makeEngine(root: root.root, journaled: true)
         defer { journal?.close() }
@@ -60,6 +65,7 @@ struct ReleaseCommand: AsyncParsableCommand {
     var addresses: [String] = []
     @Option(help: "Release everything this owner holds.") var owner: String?
     @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var control: ControlOptions
 
     func validate() throws {
         _ = try parseAddresses(addresses)
@@ -67,6 +73,9 @@ struct ReleaseCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let sent = ControlRequest(op: .release, devices: try parseAddresses(addresses), owner: owner, format: json ? .json : .text)
+        if try control.sendIfAgentRuns(sent, engine.global) { return }
+        try control.refuseDirectWhileAgentRuns(engine.global)
         let root = try engine.global.resolvedRoot()
         let (engine, journal, _) = try engine.makeEngine(root: root.root, journaled: true)
         defer { journal?.close() }

@@ -1,5 +1,6 @@
 import Agent
 import ArgumentParser
+import Control
 import Enforcement
 import Reports
 import Sysfs
@@ -27,10 +28,14 @@ struct PlanCommand: AsyncParsableCommand {
             "What the members you did not name get: passthrough (vfio-pci, the default), none (driver_override=none, no driver) or pci-stub."))
         var siblings: Planner.SiblingMode = .passthrough
         @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var control: ControlOptions
 
         func validate() throws { _ = try parseAddresses(addresses) }
 
         func run() async throws {
+            let sent = ControlRequest(op: .plan, devices: try parseAddresses(addresses), owner: owner, quarantine: siblings,
+                                      action: .assign, format: json ? .json : .text)
+            if try control.sendIfAgentRuns(sent, engine.global) { return }
             let root = try engine.global.resolvedRoot()
             let (engine, _, _) = try engine.makeEngine(root: root.root, journaled: false)
             let plans = await engine.planAssign(try parseAddresses(addresses), owner: owner, siblings: siblings)
@@ -49,6 +54,7 @@ struct PlanCommand: AsyncParsableCommand {
         var addresses: [String] = []
         @Option(help: "Release everything this owner holds.") var owner: String?
         @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var control: ControlOptions
 
         func validate() throws {
             _ = try parseAddresses(addresses)
@@ -56,6 +62,9 @@ struct PlanCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            let sent = ControlRequest(op: .plan, devices: try parseAddresses(addresses), owner: owner, action: .release,
+                                      format: json ? .json : .text)
+            if try control.sendIfAgentRuns(sent, engine.global) { return }
             let root = try engine.global.resolvedRoot()
             let (engine, _, _) = try engine.makeEngine(root: root.root, journaled: false)
             let plans = Planner.release(owner: owner, addresses: try parseAddresses(addresses), in: await engine.context()).map(\.plan)
@@ -73,29 +82,7 @@ func parseAddresses(_ texts: [String]) throws -> [PCIAddress] {
 }
 
 func printPlans(_ plans: [Plan], results: [ExecutionResult?]? = nil, json: Bool) throws {
-    if json {
-        let views = plans.enumerated().map { PlanJSON($0.element, result: results?[$0.offset] ?? nil) }
-        StandardOutput.write(try JSONRendering.encode(views))
-        return
-    }
-    for (index, plan) in plans.enumerated() {
-        if let result = results?[index] ?? nil {
-            StandardOutput.write(ReportText.planLines(plan, result).joined(separator: "\n") + "\n")
-            continue
-        }
-        let subject = plan.targets.map(\.description).joined(separator: ", ")
-        let group = plan.group.map { " (IOMMU group \($0))" } ?? ""
-        if plan.isRefused {
-            StandardOutput.write("\(plan.kind.rawValue) \(subject)\(group): refused\n" + plan.refusals.map { "  - \($0)\n" }.joined())
-            continue
-        }
-        var text = "\(plan.kind.rawValue) \(subject)\(group)" + (plan.owner.map { " for \($0)" } ?? "") + ": \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")\n"
-        for (number, step) in plan.steps.enumerated() {
-            text += "  \(number + 1). \(step)    (write \"\(step.value.trimmingCharacters())\" to \(step.attributePath))\n"
-        }
-        for note in plan.unchanged { text += "  unchanged: \(note)\n" }
-        StandardOutput.write(text)
-    }
+    StandardOutput.write(try PlanOutput.render(plans, results: results, json: json))
 }
 
 extension String {

@@ -30,6 +30,7 @@ struct VFIOWarden: AsyncParsableCommand {
             AgentCommand.self,
             RulesCommand.self,
             MetricsCommand.self,
+            StatusCommand.self,
         ]
     )
 }

@@ -1,0 +1,131 @@
+import Enforcement
+import Journal
+import Sysfs
+import Topology
+
+/// A plan the previous run journaled (`action_planned`) but whose outcome it never recorded: the agent died
+/// between the intent and the end of the plan (a step in flight, or steps still to go).
+public struct InterruptedPlan: Sendable, Equatable {
+    public enum Kind: String, Sendable { case assign, release, enforce, sriov, other }
+
+    public var plan: ActionPlan
+    public var started: [StepStarted]
+    public var finished: [StepFinished]
+
+    public var kind: Kind {
+        if plan.reason.hasPrefix("assign to ") { return .assign }
+        if plan.reason.hasPrefix("release from ") { return .release }
+        if plan.reason.hasPrefix("enforce") { return .enforce }
+        if plan.reason.hasPrefix("[[sriov]]") { return .sriov }
+        return .other
+    }
+
+    /// Every device a step was started on, with the driver it had before the plan's first step on it.
+    public var driversBefore: [(device: PCIAddress, driver: String?)] {
+        var seen = Set<PCIAddress>()
+        return started.compactMap { step in seen.insert(step.device).inserted ? (step.device, step.driverBefore) : nil }
+    }
+
+    /// The plans of the last run (the records after the last `agent_started`) that never ended: a step started
+    /// and not finished, or fewer steps finished than planned with none failed (a failure means the executor
+    /// rolled back, and its rollback steps are journaled as steps too).
+    public static func find(in records: [JournalRecord]) -> [InterruptedPlan] {
+        let lastStart = records.lastIndex { $0.kind == .agentStarted }
+        let run = lastStart.map { records[$0...] } ?? records[...]
+        var plans: [UInt64: InterruptedPlan] = [:]
+        var order: [UInt64] = []
+        for record in run {
+            switch record.event {
+            case .actionPlanned(let plan):
+                // Plan ids restart with each engine; a second plan with the same id ends the first's story.
+                if plans[plan.planID] == nil { order.append(plan.planID) } else { order.removeAll { $0 == plan.planID }; order.append(plan.planID) }
+                plans[plan.planID] = InterruptedPlan(plan: plan, started: [], finished: [])
+            case .stepStarted(let step): plans[step.planID]?.started.append(step)
+            case .stepFinished(let step): plans[step.planID]?.finished.append(step)
+            default: break
+            }
+        }
+        return order.compactMap { plans[$0] }.filter { candidate in
+            let finishedSteps = Set(candidate.finished.map(\.step))
+            if candidate.started.contains(where: { !finishedSteps.contains($0.step) }) { return true }
+            if candidate.finished.contains(where: { !$0.succeeded }) { return false }
+            return candidate.finished.count < candidate.plan.steps.count
+        }
+    }
+}
+
+extension Engine {
+    /// Start-up reconciliation after a crash: for each plan the previous run left unfinished (see
+    /// ``InterruptedPlan/find(in:)``), with sysfs as it is now, finish it or roll it back, and journal what was
+    /// done. An interrupted assign is finished (the group ends isolated for its owner) when the planner allows it,
+    /// and rolled back to the drivers the journal recorded otherwise; an interrupted release is finished; an
+    /// interrupted enforcement or `[[sriov]]` rule is left to ``start(version:)``, which enforces everything.
+    ///
+    /// Call it before ``start(version:)``, with the journal's records as they were at start.
+    public func recoverInterruptedPlans(from records: [JournalRecord]) async -> Report {
+        var report = Report()
+        let interrupted = InterruptedPlan.find(in: records)
+        guard !interrupted.isEmpty else { return report }
+        for entry in interrupted {
+            let label = "plan \(entry.plan.planID) (\(entry.plan.reason)) was interrupted by the agent's end"
+            let cause = Cause.agent("crash recovery: \(label)")
+            let devices = entry.plan.group.devices.filter { graph.devices[$0] != nil }
+            var outcome: String
+            switch entry.kind {
+            case .assign:
+                let owner = entry.plan.owner ?? "?"
+                if let held = assignments.assignments.first(where: { $0.owner == owner && devices.allSatisfy($0.covers) }), !devices.isEmpty {
+                    outcome = "the assignment to \(held.owner) was already recorded; enforcement puts the group back"
+                    break
+                }
+                let targets = Array(Set(entry.plan.steps.map(\.device)).intersection(devices)).sorted()
+                let finished = await assign(targets.isEmpty ? devices : targets, owner: owner, cause: cause)
+                report.merge(finished)
+                if !finished.actions.isEmpty && finished.actions.allSatisfy({ $0.result.outcome == .completed }) {
+                    outcome = "finished: the group is isolated for \(owner)"
+                } else {
+                    let rollback = rollbackPlan(entry)
+                    if rollback.steps.isEmpty {
+                        outcome = "could not be finished, and nothing needs undoing"
+                    } else {
+                        let result = await execute(rollback, cause: cause, reason: "roll back interrupted plan \(entry.plan.planID)", into: &report)
+                        outcome = result.outcome == .completed
+                            ? "could not be finished; rolled back to the drivers the members had"
+                            : "could not be finished, and rolling back failed: \(result.failure?.message ?? "?")"
+                    }
+                }
+            case .release:
+                if let owner = entry.plan.owner, assignments.assignments.contains(where: { $0.owner == owner && devices.contains(where: $0.covers) }) {
+                    let finished = await release(owner: owner, addresses: devices.filter { address in
+                        assignments.assignments.contains { $0.owner == owner && $0.covers(address) }
+                    }, cause: cause)
+                    report.merge(finished)
+                    outcome = finished.actions.allSatisfy({ $0.result.outcome == .completed }) ? "finished: the group is back on its drivers" : "could not be finished"
+                } else {
+                    outcome = "the release was already recorded"
+                }
+            case .enforce, .sriov, .other:
+                outcome = "left to start-up enforcement"
+            }
+            await record(.agentResynced(AgentResynced(changes: entry.started.count, summary: "crash recovery: \(label): \(outcome)")),
+                         cause: cause, into: &report)
+            report.notes.append("crash recovery: \(label): \(outcome)")
+        }
+        return report
+    }
+
+    /// Puts every device an interrupted plan touched back on the driver the journal says it had, clearing the
+    /// `driver_override` the plan set.
+    func rollbackPlan(_ entry: InterruptedPlan) -> Plan {
+        var steps: [PlanStep] = []
+        for (address, before) in entry.driversBefore.reversed() {
+            guard let device = graph.devices[address] else { continue }
+            if device.driverOverride != nil { steps.append(PlanStep(address, .setDriverOverride(nil))) }
+            guard device.driver != before else { continue }
+            if let current = device.driver { steps.append(PlanStep(address, .unbind(from: current))) }
+            if let before { steps.append(PlanStep(address, .bind(to: before))) }
+        }
+        return Plan(kind: .release, owner: entry.plan.owner, targets: entry.driversBefore.map(\.device),
+                    group: entry.plan.group.number, steps: steps)
+    }
+}

@@ -1,0 +1,31 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The CLI's side of the control socket: one request, one reply.
+public enum ControlClient {
+    /// Whether an agent answers at `path`: the socket file exists and a connection is accepted.
+    public static func connectIfAnswering(_ path: String, timeout seconds: Int = 120) -> Int32? {
+        var info = stat()
+        if !path.hasPrefix("@") {
+            guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK else { return nil }
+        }
+        return try? UnixSocket.connect(path, timeout: seconds)
+    }
+
+    /// Sends `request` on a connection from ``connectIfAnswering(_:timeout:)`` (closing it) and returns the reply.
+    public static func exchange(_ request: ControlRequest, on fd: Int32, path: String) throws -> ControlReplySummary {
+        defer { close(fd) }
+        try UnixSocket.sendAll(fd, request.encodedLine(), path: path)
+        let line = try UnixSocket.receiveLine(fd, limit: 256 << 20, path: path)
+        return try ControlReplySummary.decode(line)
+    }
+
+    /// Connects, sends one raw line (newline added), returns the raw reply line: for tests and scripts.
+    public static func rawExchange(_ line: [UInt8], path: String, timeout seconds: Int = 30) throws(ControlSocketError) -> [UInt8] {
+        let fd = try UnixSocket.connect(path, timeout: seconds)
+        defer { close(fd) }
+        try UnixSocket.sendAll(fd, line + [UInt8(ascii: "\n")], path: path)
+        return try UnixSocket.receiveLine(fd, limit: 256 << 20, path: path)
+    }
+}

@@ -1,0 +1,220 @@
+import Dispatch
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The control socket: an `AF_UNIX` stream socket at a path the caller chooses, one accept loop, one thread per
+/// connection reading line-delimited requests (blocking reads stay off Swift's cooperative pool), each request
+/// answered by the async handler before the next line of that connection is read. Connections never wait for
+/// each other; the handler (the engine actor) serialises what must be serialised.
+public final class ControlServer: Sendable {
+    public typealias Handler = @Sendable (_ line: [UInt8], _ peer: PeerCredentials) async -> [UInt8]
+
+    public let path: String
+    private let listener: Int32
+    private let handler: Handler
+    private let credentials: @Sendable (Int32) -> PeerCredentials?
+    private let state = Mutex(State())
+    private let acceptLoopEnded = DispatchSemaphore(value: 0)
+    /// Connections served at once at most; one more is told so and closed.
+    public let maximumConnections: Int
+
+    struct State {
+        var connections: Set<Int32> = []
+        var stopped = false
+        var started = false
+        var activeRequests = 0
+    }
+
+    /// Binds and listens at `path` (a stale socket file there is removed: the caller holds the run lock, so no
+    /// other agent owns it), mode 0660, group `group` when given so that the read group can connect.
+    public init(path: String, group: UInt32? = nil, maximumConnections: Int = 256,
+                credentials: (@Sendable (Int32) -> PeerCredentials?)? = nil, handler: @escaping Handler) throws(ControlSocketError) {
+        self.path = path
+        self.handler = handler
+        self.maximumConnections = maximumConnections
+        self.credentials = credentials ?? { UnixSocket.peerCredentials($0) }
+        let fd = try UnixSocket.socket(Int32(SOCK_STREAM.rawValue), path: path)
+        if !path.hasPrefix("@") {
+            var info = stat()
+            if lstat(path, &info) == 0 {
+                guard (info.st_mode & S_IFMT) == S_IFSOCK else {
+                    close(fd)
+                    throw ControlSocketError(operation: "bind", path: path, errno: EEXIST, detail: "exists and is not a socket")
+                }
+                unlink(path)
+            }
+        }
+        let bound = try UnixSocket.withAddress(path) { bind(fd, $0, $1) }
+        guard bound == 0 else {
+            let code = errno
+            close(fd)
+            throw ControlSocketError(operation: "bind", path: path, errno: code)
+        }
+        if !path.hasPrefix("@") {
+            if let group { _ = chown(path, uid_t(bitPattern: -1), group) }
+            _ = chmod(path, group == nil ? 0o600 : 0o660)
+        }
+        guard listen(fd, 128) == 0 else {
+            let code = errno
+            close(fd)
+            throw ControlSocketError(operation: "listen", path: path, errno: code)
+        }
+        listener = fd
+    }
+
+    /// Starts the accept loop on its own thread.
+    public func start() {
+        let first = state.withLock { state -> Bool in
+            defer { state.started = true }
+            return !state.started && !state.stopped
+        }
+        guard first else { return }
+        Thread.detachNewThread { [self] in
+            acceptLoop()
+            acceptLoopEnded.signal()
+        }
+    }
+
+    /// Stops accepting, ends every connection (a request being handled finishes; its reply may not be sent),
+    /// and removes the socket file. Returns once the accept loop has ended.
+    public func stop() {
+        let stopping = state.withLock { state -> (connections: Set<Int32>, started: Bool)? in
+            if state.stopped { return nil }
+            state.stopped = true
+            return (state.connections, state.started)
+        }
+        // A second stop (deinit after stop) must not close the listener's descriptor again: its number may be reused.
+        guard let (connections, started) = stopping else { return }
+        // shutdown(2) wakes the thread blocked in accept(2) or recv(2).
+        shutdown(listener, Int32(SHUT_RDWR))
+        for fd in connections { shutdown(fd, Int32(SHUT_RDWR)) }
+        if started { acceptLoopEnded.wait() }
+        close(listener)
+        if !path.hasPrefix("@") { unlink(path) }
+    }
+
+    deinit { stop() }
+
+    /// Waits until no request is being handled (after ``stop()``, so that none starts), or `timeout` passes.
+    /// Returns whether none is left.
+    public func waitForRequests(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while state.withLock({ $0.activeRequests }) > 0 {
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return true
+    }
+
+    /// Connections open now.
+    public var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    private func acceptLoop() {
+        while true {
+            let fd = accept(listener, nil, nil)
+            if fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            if fd < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                if state.withLock({ $0.stopped }) { return }
+                if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM {
+                    usleep(50_000)
+                    continue
+                }
+                return
+            }
+            let admitted = state.withLock { state -> Bool? in
+                if state.stopped { return nil }
+                guard state.connections.count < maximumConnections else { return false }
+                state.connections.insert(fd)
+                return true
+            }
+            switch admitted {
+            case nil:
+                close(fd)
+                return
+            case false?:
+                let reply = ControlReply.failure(ControlProtocolError(.failed, "too many connections (\(maximumConnections)); try again")).encodedLine()
+                try? UnixSocket.sendAll(fd, reply, path: path)
+                close(fd)
+            case true?:
+                Thread.detachNewThread { [self] in
+                    serve(fd)
+                    state.withLock { _ = $0.connections.remove(fd) }
+                    close(fd)
+                }
+            }
+        }
+    }
+
+    /// Reads lines until EOF; each complete line gets exactly one reply line, in order.
+    private func serve(_ fd: Int32) {
+        UnixSocket.setTimeout(fd, seconds: 300)
+        guard let peer = credentials(fd) else {
+            let reply = ControlReply.failure(ControlProtocolError(.refused, "the caller's credentials (SO_PEERCRED) could not be read")).encodedLine()
+            try? UnixSocket.sendAll(fd, reply, path: path)
+            return
+        }
+        var buffer: [UInt8] = []
+        var discarding = false
+        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        let limit = ControlRequest.maximumLineBytes
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return }
+            var start = 0
+            while start < count {
+                guard let newline = chunk[start..<count].firstIndex(of: UInt8(ascii: "\n")) else {
+                    if !discarding { buffer += chunk[start..<count] }
+                    if !discarding && buffer.count > limit {
+                        // Answer at once and skip the rest of the line: the connection stays usable.
+                        discarding = true
+                        buffer.removeAll()
+                        let error = ControlProtocolError(.lineTooLong, "the request is longer than \(limit) bytes; it was not read")
+                        guard (try? UnixSocket.sendAll(fd, ControlReply.failure(error).encodedLine(), path: path)) != nil else { return }
+                    }
+                    break
+                }
+                if discarding {
+                    discarding = false
+                } else {
+                    buffer += chunk[start..<newline]
+                    let line = buffer
+                    buffer.removeAll(keepingCapacity: true)
+                    if line.count > limit {
+                        let error = ControlProtocolError(.lineTooLong, "the request is longer than \(limit) bytes; it was not read")
+                        guard (try? UnixSocket.sendAll(fd, ControlReply.failure(error).encodedLine(), path: path)) != nil else { return }
+                    } else if !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+                        // No request starts after stop(): waitForRequests() then sees every one that runs.
+                        let admitted = state.withLock { state -> Bool in
+                            if state.stopped { return false }
+                            state.activeRequests += 1
+                            return true
+                        }
+                        guard admitted else { return }
+                        let reply = waitFor { [handler] in await handler(line, peer) }
+                        state.withLock { $0.activeRequests -= 1 }
+                        guard (try? UnixSocket.sendAll(fd, reply, path: path)) != nil else { return }
+                    }
+                }
+                start = newline + 1
+            }
+        }
+    }
+}
+
+/// Runs `body` as a task and blocks this (dedicated, non-pool) thread until it returns.
+private func waitFor(_ body: @escaping @Sendable () async -> [UInt8]) -> [UInt8] {
+    let done = DispatchSemaphore(value: 0)
+    let result = Mutex<[UInt8]>([])
+    Task {
+        let value = await body()
+        result.withLock { $0 = value }
+        done.signal()
+    }
+    done.wait()
+    return result.withLock { $0 }
+}

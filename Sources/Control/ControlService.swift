@@ -1,0 +1,98 @@
+import Agent
+import Enforcement
+import Journal
+import Reports
+import Sysfs
+import Topology
+
+/// Answers control requests against the engine: parses, checks the caller, carries out, renders the reply.
+/// The engine actor serialises state changes; many connections may call ``handle(line:peer:)`` at once.
+public struct ControlService: Sendable {
+    public let engine: Engine
+    public let journal: JournalWriter?
+    /// Who may do what; tests inject their own.
+    public var authorize: @Sendable (ControlRequest.Operation, PeerCredentials) -> ControlAccess.Decision
+    /// The agent's identity for `status`, asked at each request (a reload may change the policy).
+    public var agent: @Sendable () -> AgentStatus.Agent
+    /// State changes pass one at a time (see ``SerialGate``); share it with whatever else changes state.
+    public let changes: SerialGate
+
+    public init(engine: Engine, journal: JournalWriter?, access: ControlAccess, agent: AgentStatus.Agent, gate: SerialGate = SerialGate()) {
+        self.init(engine: engine, journal: journal, agent: { agent }, gate: gate, authorize: { access.decide($0, for: $1) })
+    }
+
+    public init(engine: Engine, journal: JournalWriter?, agent: @escaping @Sendable () -> AgentStatus.Agent, gate: SerialGate = SerialGate(),
+                authorize: @escaping @Sendable (ControlRequest.Operation, PeerCredentials) -> ControlAccess.Decision) {
+        self.engine = engine
+        self.journal = journal
+        self.agent = agent
+        self.changes = gate
+        self.authorize = authorize
+    }
+
+    /// One request line (without its newline) from `peer`: the reply, never a thrown error.
+    public func handle(line: [UInt8], peer: PeerCredentials) async -> ControlReply {
+        let request: ControlRequest
+        do {
+            request = try ControlRequest.parse(line)
+        } catch {
+            return .failure(error)
+        }
+        return await handle(request, peer: peer)
+    }
+
+    public func handle(_ request: ControlRequest, peer: PeerCredentials) async -> ControlReply {
+        let cause = Cause.control(request.summary, uid: peer.uid, pid: peer.pid)
+        if case .refused(let reason) = authorize(request.op, peer) {
+            // The refusal is journaled: who asked for what.
+            _ = try? await journal?.append(.recordRefused(RecordRefused(reason: "control request refused: \(reason)")), cause: cause)
+            return .failure(ControlProtocolError(.refused, reason), op: request.op.rawValue, id: request.id)
+        }
+        do {
+            var reply = try await carryOut(request, cause: cause)
+            reply.op = request.op.rawValue
+            reply.id = request.id
+            return reply
+        } catch {
+            return .failure(ControlProtocolError(.failed, "\(error)"), op: request.op.rawValue, id: request.id)
+        }
+    }
+
+    private func carryOut(_ request: ControlRequest, cause: Cause) async throws -> ControlReply {
+        let json = request.format == .json
+        switch request.op {
+        case .assign:
+            let report = await changes.run { [engine] in
+                await engine.assign(request.devices, owner: request.owner ?? "", siblings: request.quarantine, cause: cause)
+            }
+            return try executed(report, json: json)
+        case .release:
+            let report = await changes.run { [engine] in
+                await engine.release(owner: request.owner, addresses: request.devices, cause: cause)
+            }
+            return try executed(report, json: json)
+        case .plan:
+            let plans: [Plan]
+            switch request.action ?? .assign {
+            case .assign: plans = await engine.planAssign(request.devices, owner: request.owner ?? "", siblings: request.quarantine)
+            case .release: plans = Planner.release(owner: request.owner, addresses: request.devices, in: await engine.context()).map(\.plan)
+            }
+            return ControlReply(ok: true, exitCode: plans.contains(where: \.isRefused) ? 1 : 0,
+                                output: try PlanOutput.render(plans, json: json), plans: plans.map { PlanJSON($0) })
+        case .status:
+            let status = AgentStatus(agent: agent(), statuses: await engine.statuses(), assignments: await engine.assignments)
+            return ControlReply(ok: true, exitCode: 0, output: json ? try JSONRendering.render(status) : status.text, status: status)
+        case .list:
+            let report = TopologyReport(await engine.graph)
+            return ControlReply(ok: true, exitCode: 0, output: json ? try JSONRendering.render(report) : TableRenderer.render(report), list: report)
+        }
+    }
+
+    private func executed(_ report: Engine.Report, json: Bool) throws -> ControlReply {
+        let plans = report.actions.map(\.plan)
+        let results = report.actions.map { Optional($0.result) }
+        return ControlReply(ok: true, exitCode: report.actions.contains(where: { $0.result.outcome != .completed }) ? 1 : 0,
+                            output: try PlanOutput.render(plans, results: results, json: json), warnings: report.notes,
+                            plans: report.actions.map { PlanJSON($0.plan, result: $0.result) })
+    }
+}

@@ -1,0 +1,51 @@
+import Agent
+import Crypto
+import Foundation
+import Journal
+import Policy
+import Sysfs
+
+/// SIGHUP: read the policy again; a valid one replaces the engine's binding (journal `policy_loaded`), an invalid
+/// one is rejected with its file, line and column (journal `policy_rejected`) and the old one stays in force.
+public enum PolicyReload {
+    public struct Outcome: Sendable {
+        /// The new binding when the policy was loaded; `nil` when it was rejected.
+        public var binding: PolicyBinding?
+        /// One line for the log: what was loaded, or why it was rejected.
+        public var message: String
+        /// What the engine did under the new policy (rules applied, assignments enforced).
+        public var report: Engine.Report?
+    }
+
+    /// Loads `path` (`nil`: the default path, monitor-only when it is absent) and swaps it into `engine`.
+    public static func reload(engine: Engine, journal: JournalWriter?, path: String?, sysfs: SysfsRoot, proc: SysfsRoot) async -> Outcome {
+        let file = path ?? Policy.defaultPath
+        let policy: Policy
+        do throws(PolicyErrors) {
+            if path == nil && access(file, F_OK) != 0 {
+                policy = .monitorOnly(file: "\(file) (absent)")
+            } else {
+                policy = try Policy.load(path: file)
+            }
+        } catch {
+            let first = error.errors.first
+            let rejected = PolicyRejected(path: first?.file ?? file, error: error.description,
+                                          line: first?.position?.line, column: first?.position?.column)
+            _ = try? await journal?.append(.policyRejected(rejected), cause: .agent("SIGHUP"))
+            return Outcome(binding: nil, message: "policy \(file) rejected, the previous one stays in force: \(error.description)")
+        }
+        let binding = PolicyBinding(policy: policy, sysfs: sysfs, proc: proc)
+        let bytes = (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data()
+        let digest = SHA256.hash(data: bytes).map { String($0, radix: 16).leftPadded(2) }.joined()
+        let rules = policy.manage.count + policy.protect.count + policy.assignments.count + policy.sriov.count
+        _ = try? await journal?.append(.policyLoaded(PolicyLoaded(path: policy.file, sha256: digest, rules: rules)), cause: .agent("SIGHUP"))
+        let graph = await engine.graph
+        let report = await engine.reload(verdicts: { binding.verdicts(for: $0) }, sriovRules: binding.sriovRules,
+                                         staticAssignments: binding.staticAssignments(in: graph), cause: .agent("SIGHUP: policy reloaded"))
+        return Outcome(binding: binding, message: "policy \(policy.file) loaded: \(rules) rule(s)", report: report)
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
+}

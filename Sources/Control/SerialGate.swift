@@ -1,0 +1,29 @@
+/// One at a time, in arrival order, across suspension points. The engine is an actor, but an actor is reentrant:
+/// while one `assign` awaits its journal or a sysfs write, another request could plan against the state before
+/// the first one's outcome. Requests that change state pass this gate so they never interleave; the agent passes
+/// its udev events, resyncs and reloads through the same gate.
+public actor SerialGate {
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    public init() {}
+
+    public func run<T: Sendable>(_ body: @Sendable () async -> T) async -> T {
+        await acquire()
+        let result = await body()
+        release()
+        return result
+    }
+
+    private func acquire() async {
+        guard busy else {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    private func release() {
+        if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
+    }
+}

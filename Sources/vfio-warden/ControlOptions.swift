@@ -1,0 +1,55 @@
+import ArgumentParser
+import Control
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How `assign`, `release`, `plan` and `status` reach the agent: through its control socket when it answers,
+/// directly on sysfs otherwise (or with `--direct`).
+struct ControlOptions: ParsableArguments {
+    static let defaultSocket = "/run/vfio-warden/control.sock"
+
+    @Option(name: .customLong("control-socket"), help: ArgumentHelp(
+        "The agent's control socket (default \(ControlOptions.defaultSocket), tried only with the default --sysfs-root).", valueName: "path"))
+    var controlSocket: String?
+
+    @Flag(help: "Act directly on sysfs, not through the agent (refused while the agent runs: it holds the journal).")
+    var direct = false
+
+    /// The socket to try: the one given, or the default one when the command works on the real /sys (a command on
+    /// a snapshot or a simulated tree never talks to the host's agent unless told to).
+    func socketPath(_ global: GlobalOptions) -> String? {
+        if let controlSocket { return controlSocket }
+        return global.sysfsRoot == "/sys" ? Self.defaultSocket : nil
+    }
+
+    /// Sends `request` to the agent when one answers, prints what the direct command would print, and exits
+    /// with its status. Returns `false` (nothing done) when no agent answers or `--direct` is given.
+    func sendIfAgentRuns(_ request: ControlRequest, _ global: GlobalOptions) throws -> Bool {
+        guard !direct, let path = socketPath(global), let connection = ControlClient.connectIfAnswering(path) else { return false }
+        let reply: ControlReplySummary
+        do {
+            reply = try ControlClient.exchange(request, on: connection, path: path)
+        } catch {
+            throw CommandFailure("the agent at \(path) did not answer: \(error)")
+        }
+        if let output = reply.output { StandardOutput.write(output) }
+        for warning in reply.warnings ?? [] { StandardError.write("warning: \(warning)\n") }
+        if !reply.ok {
+            throw CommandFailure("the agent refused the request: \(reply.error?.message ?? "no reason given")"
+                                 + (reply.error.map { " (\($0.code.rawValue))" } ?? ""))
+        }
+        let status = reply.exitCode ?? 0
+        if status != 0 { throw ExitCode(status) }
+        return true
+    }
+
+    /// With `--direct` for a command that writes: refuses when the agent runs (it holds the journal's lock, and two
+    /// writers to sysfs would fight), saying so rather than failing on the lock.
+    func refuseDirectWhileAgentRuns(_ global: GlobalOptions) throws {
+        guard direct, let path = socketPath(global), let connection = ControlClient.connectIfAnswering(path, timeout: 5) else { return }
+        close(connection)
+        throw CommandFailure("--direct: the agent is running (it answers at \(path)) and holds the journal lock, so it alone writes; "
+                             + "run the command without --direct to send it to the agent, or stop the agent first")
+    }
+}
