@@ -173,13 +173,13 @@ _vfio-warden() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    list|show|example-tree|snapshot|watch|journal|check|simulate|plan|assign|release|agent|rules|metrics|help)
+    list|show|example-tree|snapshot|watch|journal|check|simulate|plan|assign|release|agent|rules|metrics|status|help)
         # Offer subcommand argument completions
         "_vfio-warden_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'list show example-tree snapshot watch journal check simulate plan assign release agent rules metrics help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'list show example-tree snapshot watch journal check simulate plan assign release agent rules metrics status help' -- "${cur}"))
         ;;
     esac
 }
@@ -462,9 +462,9 @@ _vfio-warden_plan() {
 
 _vfio-warden_plan_assign() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--no-journald --json --direct --version -h --help)
     repeating_options=()
-    non_repeating_options=(--sysfs-root --policy --proc-root --journal --state-dir --step-timeout --owner --quarantine)
+    non_repeating_options=(--sysfs-root --policy --proc-root --journal --state-dir --step-timeout --owner --quarantine --control-socket)
     __vfio-warden_offer_flags_options -1
 
     # Offer option value completions
@@ -492,6 +492,9 @@ _vfio-warden_plan_assign() {
         ;;
     '--quarantine')
         __vfio-warden_add_completions -W 'passthrough'$'\n''none'$'\n''pci-stub'
+        return
+        ;;
+    '--control-socket')
         return
         ;;
     esac
@@ -499,9 +502,9 @@ _vfio-warden_plan_assign() {
 
 _vfio-warden_plan_release() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--no-journald --json --direct --version -h --help)
     repeating_options=()
-    non_repeating_options=(--sysfs-root --policy --proc-root --journal --state-dir --step-timeout --owner)
+    non_repeating_options=(--sysfs-root --policy --proc-root --journal --state-dir --step-timeout --owner --control-socket)
     __vfio-warden_offer_flags_options -1
 
     # Offer option value completions
@@ -527,14 +530,17 @@ _vfio-warden_plan_release() {
     '--owner')
         return
         ;;
+    '--control-socket')
+        return
+        ;;
     esac
 }
 
 _vfio-warden_assign() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--no-journald --json --direct --version -h --help)
     repeating_options=()
-    non_repeating_options=(--sysfs-root --policy --proc-root --journal --state-dir --step-timeout --owner --quarantine)
+    non_repeating_options=(--sysfs-root --policy --proc-root --journal --state-dir --step-timeout --owner --quarantine --control-socket)
     __vfio-warden_offer_flags_options -1
 
     # Offer option value completions
@@ -564,14 +570,17 @@ _vfio-warden_assign() {
         __vfio-warden_add_completions -W 'passthrough'$'\n''none'$'\n''pci-stub'
         return
         ;;
+    '--control-socket')
+        return
+        ;;
     esac
 }
 
 _vfio-warden_release() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--no-journald --json --direct --version -h --help)
     repeating_options=()
-    non_repeating_options=(--sysfs-root --policy --proc-root --journal --state-dir --step-timeout --owner)
+    non_repeating_options=(--sysfs-root --policy --proc-root --journal --state-dir --step-timeout --owner --control-socket)
     __vfio-warden_offer_flags_options -1
 
     # Offer option value completions
@@ -597,14 +606,17 @@ _vfio-warden_release() {
     '--owner')
         return
         ;;
+    '--control-socket')
+        return
+        ;;
     esac
 }
 
 _vfio-warden_agent() {
     repeating_flags=()
-    non_repeating_flags=(--version -h --help)
+    non_repeating_flags=(--no-journald --no-control-socket --version -h --help)
     repeating_options=()
-    non_repeating_options=(--sysfs-root --policy --proc-root --journal --state-dir --step-timeout --source --resync-interval --count --timeout)
+    non_repeating_options=(--sysfs-root --policy --proc-root --journal --state-dir --step-timeout --source --resync-interval --run-dir --control-socket --read-group --count --timeout)
     __vfio-warden_offer_flags_options 0
 
     # Offer option value completions
@@ -632,6 +644,15 @@ _vfio-warden_agent() {
         return
         ;;
     '--resync-interval')
+        return
+        ;;
+    '--run-dir')
+        return
+        ;;
+    '--control-socket')
+        return
+        ;;
+    '--read-group')
         return
         ;;
     '--count')
@@ -689,7 +710,7 @@ _vfio-warden_rules_generate() {
 
 _vfio-warden_metrics() {
     repeating_flags=()
-    non_repeating_flags=(--no-groups --version -h --help)
+    non_repeating_flags=(--no-journald --no-groups --version -h --help)
     repeating_options=()
     non_repeating_options=(--sysfs-root --policy --proc-root --journal --state-dir --step-timeout --output)
     __vfio-warden_offer_flags_options 0
@@ -715,6 +736,21 @@ _vfio-warden_metrics() {
         return
         ;;
     '--output')
+        return
+        ;;
+    esac
+}
+
+_vfio-warden_status() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--control-socket)
+    __vfio-warden_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--control-socket')
         return
         ;;
     esac
