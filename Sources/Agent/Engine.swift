@@ -187,8 +187,12 @@ public actor Engine {
         let candidates = [device.address] + (graph.devices[device.address]?.iommuGroup.map { graph.members(ofGroup: $0).map(\.address) } ?? [])
         var seen = Set<PCIAddress>()
         for address in candidates where seen.insert(address).inserted {
-            if let plan = Planner.enforce(address, in: context()) {
-                await enforce(plan, cause: cause, into: &report)
+            // A host driver can win the race against our probe (someone binding it by hand right after the unbind
+            // we are reacting to): then it is a violation now, and the next plan unbinds it. A few rounds at most.
+            for _ in 0..<3 {
+                guard let plan = Planner.enforce(address, in: context()) else { break }
+                let result = await enforce(plan, cause: cause, into: &report)
+                guard result?.failure?.kind == .claimedMeanwhile else { break }
             }
         }
         await updateStates(touched, into: &report, cause: cause)
@@ -265,7 +269,8 @@ public actor Engine {
     // MARK: Carrying out
 
     /// A violation: journal it, then carry out the fix (or journal why it may not be fixed).
-    private func enforce(_ plan: Plan, cause: Cause, into report: inout Report) async {
+    @discardableResult
+    private func enforce(_ plan: Plan, cause: Cause, into report: inout Report) async -> ExecutionResult? {
         // A host driver holding the device is a violation; a new device that no driver holds yet only needs isolating.
         if let address = plan.targets.first, let device = graph.devices[address], let driver = device.driver,
            !GroupViability.isIsolatingDriver(driver) {
@@ -275,9 +280,9 @@ public actor Engine {
         }
         if plan.isRefused {
             report.actions.append((plan, ExecutionResult(outcome: .refused)))
-            return
+            return nil
         }
-        await execute(plan, cause: cause, reason: "enforce: \(plan.targets.map(\.description).joined(separator: ", ")) claimed by a host driver", into: &report)
+        return await execute(plan, cause: cause, reason: "enforce: \(plan.targets.map(\.description).joined(separator: ", ")) claimed by a host driver", into: &report)
     }
 
     @discardableResult

@@ -33,6 +33,8 @@ public struct StepFailure: Error, Sendable, Hashable, Codable, CustomStringConve
         case deviceGone = "device-gone"
         /// The kernel refused a DMA host driver on a group a VFIO user holds open (EBUSY, kernels since 5.19).
         case kernelEnforcing = "kernel-enforcing"
+        /// A probe or bind found the device bound to another driver: something else claimed it in between.
+        case claimedMeanwhile = "claimed-meanwhile"
     }
 
     public var kind: Kind

@@ -42,7 +42,9 @@ public struct Executor: Sendable {
             let record = await perform(step, current: current, reader: reader, observer: observer)
             records.append(record)
             if let failure = record.failure {
-                let rollback = await rollBack(to: before, reader: reader, observer: observer)
+                // Enforcement only ever moves a device towards isolation: putting it back would hand it to the
+                // host driver that claimed it. The caller re-plans from sysfs as it is instead.
+                let rollback = plan.kind == .enforce ? [] : await rollBack(to: before, reader: reader, observer: observer)
                 let complete = rollback.allSatisfy { $0.failure == nil || $0.failure?.kind == .deviceGone }
                 let result = ExecutionResult(outcome: complete ? .rolledBack : .rollbackIncomplete, steps: records,
                                              rollback: rollback, failure: failure)
@@ -108,11 +110,27 @@ public struct Executor: Sendable {
             }
             let problem = Self.mismatch(step, device)
             if problem == nil { return (device, nil) }
+            // Another driver won the probe (a host driver bound in between): waiting cannot change that.
+            if Self.anotherDriverWon(step, device) {
+                return (device, StepFailure(kind: .claimedMeanwhile, message: "\(step): \(device.driver!) bound it meanwhile"))
+            }
             if clock.now >= deadline {
                 return (device, StepFailure(kind: .notVerified, message: "\(step): \(problem!)"))
             }
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, .milliseconds(50))
+        }
+    }
+
+    /// Whether a probe or bind step expecting one driver finds the device bound to a different one.
+    static func anotherDriverWon(_ step: PlanStep, _ device: PCIDevice) -> Bool {
+        switch step.action {
+        case .probe(let expect?):
+            return device.driver.map { $0 != expect } ?? false
+        case .bind(let expect):
+            return device.driver.map { $0 != expect } ?? false
+        default:
+            return false
         }
     }
 

@@ -159,4 +159,41 @@ import SimulatedKernel
             #expect(kernel.takeWrites().isEmpty)
         }
     }
+
+    /// Writes through the simulated kernel, but lets a host driver bind the device just before the probe lands,
+    /// as a person binding it by hand races the agent.
+    struct RacingWriter: SysfsAttributeWriter {
+        let kernel: SimulatedKernel
+        let address: PCIAddress
+        let driver: String
+        func write(_ value: String, to relative: String) throws(SysfsError) {
+            if relative == PCIPaths.driversProbe {
+                _ = try? kernel.bind(address, driver: driver)
+            }
+            try kernel.write(value, to: relative)
+        }
+    }
+
+    @Test func aProbeThatAHostDriverWinsFailsAtOnceAndIsNotRolledBack() async throws {
+        try await withTemporaryHost { root in
+            let (kernel, context) = try host(root)
+            let (assign, assignment) = try #require(Planner.assign([Self.e1000], owner: "vm1", in: context).first)
+            #expect(await Executor(root: root, writer: kernel).run(assign).outcome == .completed)
+            try kernel.write("\n", to: "bus/pci/devices/0000:03:01.0/driver_override")
+            try kernel.write("0000:03:01.0", to: "bus/pci/drivers/vfio-pci/unbind")
+            let held = try self.context(root, managed: [Self.e1000, Self.virtio], assignments: [try #require(assignment)])
+            let plan = try #require(Planner.enforce(Self.e1000, in: held))
+            let clock = ContinuousClock()
+            let started = clock.now
+            let result = await Executor(root: root, writer: RacingWriter(kernel: kernel, address: Self.e1000, driver: "e1000")).run(plan)
+            #expect(clock.now - started < .seconds(1), "no wait for the verify timeout")
+            #expect(result.failure?.kind == .claimedMeanwhile)
+            #expect(result.rollback.isEmpty, "enforcement never hands a device back to the host driver")
+            // The next plan, from sysfs as it is, unbinds the host driver and isolates it.
+            let again = try self.context(root, managed: [Self.e1000, Self.virtio], assignments: [try #require(assignment)])
+            let fix = try #require(Planner.enforce(Self.e1000, in: again))
+            #expect(await Executor(root: root, writer: kernel).run(fix).outcome == .completed)
+            #expect(try drivers(root)["0000:03:01.0"] == "vfio-pci")
+        }
+    }
 }
