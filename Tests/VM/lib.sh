@@ -68,7 +68,7 @@ agent_start() {
     AGENT_PID=$!
     local n=600
     while [ $n -gt 0 ]; do
-        grep -q 'ready' "$log" 2>/dev/null && return 0
+        grep -qw 'ready' "$log" 2>/dev/null && return 0
         kill -0 $AGENT_PID 2>/dev/null || return 1
         sleep 0.1; n=$((n - 1))
     done
