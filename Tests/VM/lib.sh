@@ -38,3 +38,49 @@ uevents_stop() {
 }
 # events_of FILE.txt ADDRESS: that device's actions, "bind(driver)" for binds, space separated.
 events_of() { awk -v a="$2" '$2 == a { print $1 (($1 == "bind" || $1 == "change") && $3 != "-" ? "(" $3 ")" : "") }' "$1" | tr '\n' ' ' | sed 's/ $//'; }
+
+# --- Helpers for the scenarios that write (assign, enforce, sriov, crash) ---------------------------
+# First device bound to a driver, by address.
+dev_by_driver() { local d; for d in /sys/bus/pci/devices/*; do [ "$(pci_driver "${d##*/}")" = "$1" ] && { echo "${d##*/}"; return 0; }; done; return 1; }
+# The SR-IOV capable device on nvme.
+sriov_pf() { local d; for d in /sys/bus/pci/devices/*; do [ -e "$d/sriov_totalvfs" ] && [ "$(pci_driver "${d##*/}")" = nvme ] && { echo "${d##*/}"; return 0; }; done; return 1; }
+# The bridge above a device (its parent in the device tree).
+pci_parent() { basename "$(dirname "$(readlink -f "/sys/bus/pci/devices/$1")")"; }
+# Members of a device's IOMMU group, space separated.
+group_members() { ls "/sys/kernel/iommu_groups/$(pci_group "$1")/devices" | tr '\n' ' ' | sed 's/ $//'; }
+# Network interfaces of a PCI device (directly, or through its virtio device).
+ifaces_of() { ls -d /sys/bus/pci/devices/$1/net/* /sys/bus/pci/devices/$1/virtio*/net/* 2>/dev/null | xargs -r -n1 basename | tr '\n' ' ' | sed 's/ $//'; }
+override_of() { cat "/sys/bus/pci/devices/$1/driver_override"; }
+# "address=driver/override ..." for the given devices: the state a refused request must leave alone.
+pci_state() { local a; for a in "$@"; do printf '%s=%s/%s ' "$a" "$(pci_driver "$a")" "$(override_of "$a")"; done | sed 's/ $//'; }
+# wait_fast SECONDS command...: poll every 20 ms.
+wait_fast() {
+    local n=$(( $1 * 50 )); shift
+    while [ "$n" -gt 0 ]; do "$@" && return 0; sleep 0.02; n=$((n - 1)); done
+    return 1
+}
+on_driver() { [ "$(pci_driver "$1")" = "$2" ]; }
+# agent_start LOG ARGS...: starts `vfio-warden agent ARGS` in the background (pid in AGENT_PID) and waits up to
+# 60 s for its "ready" log line. Fails when it exits first.
+agent_start() {
+    local log=$1; shift
+    vfio-warden agent "$@" >"$log.out" 2>"$log" &
+    AGENT_PID=$!
+    local n=600
+    while [ $n -gt 0 ]; do
+        grep -qw 'ready' "$log" 2>/dev/null && return 0
+        kill -0 $AGENT_PID 2>/dev/null || return 1
+        sleep 0.1; n=$((n - 1))
+    done
+    return 1
+}
+# agent_stop: SIGTERM, wait; AGENT_RC holds its exit status.
+agent_stop() {
+    kill -TERM "$AGENT_PID" 2>/dev/null
+    wait "$AGENT_PID"; AGENT_RC=$?
+}
+# journal_verified CHECK JOURNAL_DIR: one check line for `vfio-warden journal verify`.
+journal_verified() {
+    vfio-warden journal verify --journal "$2" >/tmp/verify.out 2>&1
+    check $? "$1" "journal verify: $(tail -n1 /tmp/verify.out)" "journal verify failed: $(head -n3 /tmp/verify.out | tr '\n' ' ')"
+}
