@@ -294,9 +294,14 @@ private struct Collector {
         let addresses6 = readProc("net/if_inet6").map(ProcFiles.ipv6Addresses) ?? []
         let local4 = readProc("net/fib_trie").map(ProcFiles.localIPv4Addresses) ?? []
         var addresses: [String: [String]] = [:]
-        for address in local4 {
-            if let interface = ProcFiles.attribute(address, to: routes4) {
-                addresses[interface, default: []].append(ProcFiles.ipv4(address))
+        if proc.path == "/proc", let live = InterfaceAddresses.ipv4() {
+            // The running host: the kernel names each address's interface, down or not.
+            addresses = live
+        } else {
+            for address in local4 {
+                if let interface = ProcFiles.attribute(address, to: routes4) {
+                    addresses[interface, default: []].append(ProcFiles.ipv4(address))
+                }
             }
         }
         for entry in addresses6 { addresses[entry.interface, default: []].append(entry.address) }

@@ -37,3 +37,19 @@ struct ProcFilesTests {
         #expect(mounts == [ProcFiles.Mount(majorMinor: "98:0", mountPoint: "/mnt 2", fsType: "ext3", source: "/dev/root")])
     }
 }
+
+@Suite struct InterfaceAddressesTests {
+    /// Asks this machine's kernel (rtnetlink, read only) for its IPv4 addresses: every answer is an address with
+    /// its prefix length, and loopback is left out.
+    @Test func theKernelNamesEachAddressWithItsPrefix() throws {
+        let addresses = try #require(InterfaceAddresses.ipv4())
+        for (interface, list) in addresses {
+            #expect(!interface.isEmpty)
+            for address in list {
+                let parts = address.split(separator: "/")
+                #expect(parts.count == 2 && parts[0].split(separator: ".").count == 4 && Int(parts[1]).map { (0...32).contains($0) } == true, "\(interface): \(address)")
+                #expect(!address.hasPrefix("127."))
+            }
+        }
+    }
+}
