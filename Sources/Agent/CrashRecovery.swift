@@ -79,7 +79,14 @@ extension Engine {
                     break
                 }
                 let targets = Array(Set(entry.plan.steps.map(\.device)).intersection(devices)).sorted()
-                let finished = await assign(targets.isEmpty ? devices : targets, owner: owner, cause: cause)
+                // What the members had before the interrupted plan touched them, from its journaled steps: the
+                // driver each first step found, and no driver_override where the plan set one.
+                var originals: [PCIAddress: (driver: String?, override: String?)] = [:]
+                for (device, driver) in entry.driversBefore {
+                    let setOverride = entry.plan.steps.contains { $0.device == device && $0.operation.hasPrefix("driver_override=") }
+                    originals[device] = (driver, setOverride ? nil : graph.devices[device]?.driverOverride)
+                }
+                let finished = await assign(targets.isEmpty ? devices : targets, owner: owner, cause: cause, originals: originals)
                 report.merge(finished)
                 if !finished.actions.isEmpty && finished.actions.allSatisfy({ $0.result.outcome == .completed }) {
                     outcome = "finished: the group is isolated for \(owner)"

@@ -209,7 +209,10 @@ public actor Engine {
     }
 
     /// Isolates the whole group of each address for `owner`; nothing is written when any group is refused.
-    public func assign(_ addresses: [PCIAddress], owner: String, siblings: Planner.SiblingMode = .passthrough, cause: Cause) async -> Report {
+    /// `originals`: the drivers and overrides members had before an earlier, interrupted attempt changed them (crash
+    /// recovery reads them from the journal); sysfs as it is now would remember the half-done state instead.
+    public func assign(_ addresses: [PCIAddress], owner: String, siblings: Planner.SiblingMode = .passthrough, cause: Cause,
+                       originals: [PCIAddress: (driver: String?, override: String?)] = [:]) async -> Report {
         var report = Report()
         verdictCache = nil
         let planned = Planner.assign(addresses, owner: owner, siblings: siblings, in: context())
@@ -219,8 +222,15 @@ public actor Engine {
             }
             return report
         }
-        for (plan, assignment) in planned {
-            guard let assignment else { continue }
+        for (plan, planned) in planned {
+            guard var assignment = planned else { continue }
+            assignment.members = assignment.members.map { member in
+                guard let original = originals[member.identity.address] else { return member }
+                var member = member
+                member.originalDriver = original.driver
+                member.originalOverride = original.override
+                return member
+            }
             let result = await execute(plan, cause: cause, reason: "assign to \(owner)", into: &report)
             guard result.outcome == .completed else { continue }
             assignments.assignments.removeAll { $0.members == assignment.members }

@@ -80,6 +80,11 @@ final class CrashableWriter: SysfsAttributeWriter {
         }
         #expect(await engine.assignments.assignments.map(\.owner) == ["vm1"])
         #expect(await engine.statuses().first { $0.owner == "vm1" }?.state == .isolated)
+        // What release will restore is what the members had before the first run touched them, not the half-done
+        // state it left (the e1000 was found with driver_override=vfio-pci already set).
+        let remembered = try #require(await engine.assignments.assignments.first?.members.first { $0.identity.address == TestHost.e1000 })
+        #expect(remembered.originalDriver == "e1000")
+        #expect(remembered.originalOverride == nil)
         // A later start finds nothing left to recover.
         let after = try JournalReader(directory: host.journalDirectory).records()
         #expect(InterruptedPlan.find(in: after).isEmpty)
