@@ -14,6 +14,7 @@
 import Glibc
 #endif
 import Agent
+import Foundation
 import Enforcement
 import SimulatedKernel
 import Sysfs
@@ -29,7 +30,8 @@ guard arguments.count >= 2, ["events", "memory"].contains(arguments[0]) else {
 }
 let mode = arguments.removeFirst()
 let directory = arguments.removeFirst()
-var options = ["--events": mode == "events" ? 100_000 : 1_000_000, "--groups": 1024, "--per-group": 4, "--pfs": 16]
+var options = ["--events": mode == "events" ? 100_000 : 1_000_000, "--groups": 1024, "--per-group": 4, "--pfs": 16,
+               "--live": 20_000]
 while arguments.count >= 2, options[arguments[0]] != nil, let value = Int(arguments[1]) {
     options[arguments[0]] = value
     arguments.removeFirst(2)
@@ -91,7 +93,8 @@ func buildTree(at path: String) throws -> SysfsTree {
 
 /// Plays happenings on the simulated kernel until at least `target` uevents were emitted; leaves the tree with the
 /// same devices it started with (VFs disabled, hot-plugged devices unplugged), drivers as the happenings left them.
-func recordEvents(kernel: SimulatedKernel, graph: TopologyGraph, target: Int) -> [DeviceEvent] {
+func recordEvents(kernel: SimulatedKernel, graph: TopologyGraph, target: Int,
+                  handler: ([DeviceEvent]) -> Void = { _ in }) -> [DeviceEvent] {
     var random = SplitMix(state: 0x5EED)
     let endpoints = graph.sortedDevices.filter { !$0.isBridge && $0.physfn == nil && $0.sriov == nil }.map(\.address)
     let pfs = graph.sortedDevices.filter { ($0.sriov?.totalVFs ?? 0) > 0 }.map(\.address)
@@ -100,6 +103,8 @@ func recordEvents(kernel: SimulatedKernel, graph: TopologyGraph, target: Int) ->
     var events: [DeviceEvent] = []
     var failures = 0
     while events.count < target {
+        let before = events.count
+        defer { if events.count > before { handler(Array(events[before...])) } }
         do {
             switch random.below(100) {
             case 0..<55: // a driver change on an endpoint: a module binds it, the agent or an operator rebinds it
@@ -177,35 +182,18 @@ func plannerContext(for graph: TopologyGraph) -> PlannerContext {
 // MARK: Run
 
 let root = SysfsRoot(directory)
-let setupStart = now()
-let tree: SysfsTree
-do { tree = try buildTree(at: directory) } catch { print("cannot build the tree at \(directory): \(error)"); exit(1) }
-let kernel = SimulatedKernel(tree: tree)
-var graph = try TopologyGraph.scan(root: root)
-let recordTarget = min(eventCount, 50_000)
-let recorded = recordEvents(kernel: kernel, graph: graph, target: recordTarget)
-graph = try TopologyGraph.scan(root: root)
-// A device's identity for PCI_ID and friends: from the graph before the events (VFs from their PF's VF id).
-let dictionaries = recorded.map { properties(of: $0, device: graph.devices[$0.address]) }
-let counts = Dictionary(grouping: recorded, by: \.action.rawValue).mapValues(\.count)
-let setupSeconds = Double(now() - setupStart) / 1e9
 
-print("tree: \(directory), \(graph.devices.count) devices in \(graph.groups.count) groups after the happenings")
-print("recorded: \(recorded.count) uevents in \(String(format: "%.1f", setupSeconds)) s of simulation "
-      + "(\(counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))")
-
-if mode == "events" {
-    var context = plannerContext(for: graph)
-    graph = TopologyGraph()
-    var perEvent = [UInt64](repeating: 0, count: eventCount)
+/// Decode + apply + plan, timed per event; only this is on the clock.
+struct EventPath {
+    var context: PlannerContext
+    var perEvent: [UInt64] = []
     var decodeNs: UInt64 = 0, applyNs: UInt64 = 0, planNs: UInt64 = 0
     var plans = 0, refused = 0, decodeErrors = 0, changed = 0
-    let rssBefore = residentKB()
-    let started = now()
-    for index in 0..<eventCount {
+
+    mutating func handle(_ properties: [String: String]) {
         let t0 = now()
         let event: DeviceEvent
-        do { event = try UeventDecoder.decode(dictionaries[index % dictionaries.count]) } catch { decodeErrors += 1; continue }
+        do { event = try UeventDecoder.decode(properties) } catch { decodeErrors += 1; return }
         let t1 = now()
         let change = context.graph.apply(event, reading: root)
         if !change.isEmpty { changed += 1 }
@@ -223,23 +211,60 @@ if mode == "events" {
         }
         let t3 = now()
         decodeNs += t1 - t0; applyNs += t2 - t1; planNs += t3 - t2
-        perEvent[index] = t3 - t0
+        perEvent.append(t3 - t0)
     }
-    let total = now() - started
+
+    mutating func report(_ title: String) {
+        let count = perEvent.count
+        let total = perEvent.reduce(0, +)
+        perEvent.sort()
+        func percentile(_ p: Double) -> Double { Double(perEvent[min(count - 1, Int(Double(count) * p))]) / 1000 }
+        let timed = Double(decodeNs + applyNs + planNs)
+        print("\(title): \(count) events (\(changed) changed the graph, \(plans) plans, \(refused) refused, \(decodeErrors) not decoded)")
+        print(String(format: "  throughput: %.0f events/s (%.3f s on the clock, one thread)", Double(count) / (Double(total) / 1e9), Double(total) / 1e9))
+        print(String(format: "  per event: median %.1f µs, p90 %.1f µs, p99 %.1f µs, p99.9 %.1f µs, max %.1f µs",
+                     percentile(0.5), percentile(0.9), percentile(0.99), percentile(0.999), percentile(1)))
+        print(String(format: "  split: decode %.1f%% (%.2f µs/event), graph apply %.1f%% (%.2f µs), planner %.1f%% (%.2f µs)",
+                     100 * Double(decodeNs) / timed, Double(decodeNs) / Double(count) / 1000,
+                     100 * Double(applyNs) / timed, Double(applyNs) / Double(count) / 1000,
+                     100 * Double(planNs) / timed, Double(planNs) / Double(count) / 1000))
+    }
+}
+
+let setupStart = now()
+let tree: SysfsTree
+do { tree = try buildTree(at: directory) } catch { print("cannot build the tree at \(directory): \(error)"); exit(1) }
+let kernel = SimulatedKernel(tree: tree)
+var graph = try TopologyGraph.scan(root: root)
+print("tree: \(directory), \(graph.devices.count) devices in \(graph.groups.count) groups")
+
+if mode == "events" {
+    // Live: each happening's uevents go through the path right after the simulated kernel changed the tree
+    // (as udev delivers them after the fact), so the graph really changes. Only the path is timed.
+    let liveTarget = min(eventCount, options["--live"] ?? 20_000)
+    var live = EventPath(context: plannerContext(for: graph))
+    graph = TopologyGraph()
+    let identities = live.context.graph
+    let recorded = recordEvents(kernel: kernel, graph: identities, target: liveTarget) { batch in
+        for event in batch { live.handle(properties(of: event, device: live.context.graph.devices[event.address] ?? identities.devices[event.address])) }
+    }
+    let counts = Dictionary(grouping: recorded, by: \.action.rawValue).mapValues(\.count)
+    print("recorded: \(recorded.count) uevents in \(String(format: "%.1f", Double(now() - setupStart) / 1e9)) s of simulation "
+          + "(\(counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))")
+    live.report("live (graph follows the simulated kernel)")
+    // Replay: the recorded events, in a loop, against the tree as the happenings left it.
+    let dictionaries = recorded.map { properties(of: $0, device: identities.devices[$0.address]) }
+    var replay = EventPath(context: plannerContext(for: try TopologyGraph.scan(root: root)))
+    replay.perEvent.reserveCapacity(eventCount)
+    let rssBefore = residentKB()
+    for index in 0..<eventCount { replay.handle(dictionaries[index % dictionaries.count]) }
     let rssAfter = residentKB()
-    perEvent.sort()
-    func percentile(_ p: Double) -> Double { Double(perEvent[min(perEvent.count - 1, Int(Double(perEvent.count) * p))]) / 1000 }
-    let timed = Double(decodeNs + applyNs + planNs)
-    print("events: \(eventCount) replayed (\(changed) changed the graph, \(plans) plans, \(refused) refused, \(decodeErrors) not decoded)")
-    print(String(format: "throughput: %.0f events/s (%.2f s in all, one thread)", Double(eventCount) / (Double(total) / 1e9), Double(total) / 1e9))
-    print(String(format: "per event: median %.1f µs, p90 %.1f µs, p99 %.1f µs, p99.9 %.1f µs, max %.1f µs",
-                 percentile(0.5), percentile(0.9), percentile(0.99), percentile(0.999), percentile(1)))
-    print(String(format: "split: decode %.1f%% (%.2f µs/event), graph apply %.1f%% (%.2f µs), planner %.1f%% (%.2f µs)",
-                 100 * Double(decodeNs) / timed, Double(decodeNs) / Double(eventCount) / 1000,
-                 100 * Double(applyNs) / timed, Double(applyNs) / Double(eventCount) / 1000,
-                 100 * Double(planNs) / timed, Double(planNs) / Double(eventCount) / 1000))
-    print("rss: \(rssBefore.rss / 1024) MB before, \(rssAfter.rss / 1024) MB after, peak \(rssAfter.peak / 1024) MB")
+    replay.report("replay (recorded events in a loop against the final tree)")
+    print("rss: \(rssBefore.rss / 1024) MB before the replay, \(rssAfter.rss / 1024) MB after, peak \(rssAfter.peak / 1024) MB")
 } else {
+    let recorded = recordEvents(kernel: kernel, graph: graph, target: min(eventCount, 20_000))
+    let dictionaries = recorded.map { properties(of: $0, device: graph.devices[$0.address]) }
+    print("recorded: \(recorded.count) uevents")
     // The engine as the agent runs it, minus the journal: the simulated kernel is its writer (its record of
     // writes is drained as it goes, so only the engine can grow), every other group statically assigned.
     graph = TopologyGraph()
@@ -269,7 +294,7 @@ if mode == "events" {
             samples.append((index + 1, rss))
             print(String(format: "after %7d events: rss %.1f MB (%.0f events/s so far, %d plans executed)",
                          index + 1, Double(rss) / 1024, Double(index + 1) / (Double(now() - started) / 1e9), actions))
-            fflush(stdout)
+            fflush(nil)
         }
     }
     let final = residentKB()
