@@ -189,6 +189,7 @@ struct EventPath {
     var perEvent: [UInt64] = []
     var decodeNs: UInt64 = 0, applyNs: UInt64 = 0, planNs: UInt64 = 0
     var plans = 0, refused = 0, decodeErrors = 0, changed = 0
+    var byAction: [String: (count: Int, apply: UInt64, plan: UInt64, times: [UInt64])] = [:]
 
     mutating func handle(_ properties: [String: String]) {
         let t0 = now()
@@ -212,6 +213,9 @@ struct EventPath {
         let t3 = now()
         decodeNs += t1 - t0; applyNs += t2 - t1; planNs += t3 - t2
         perEvent.append(t3 - t0)
+        var entry = byAction[event.action.rawValue] ?? (0, 0, 0, [])
+        entry.count += 1; entry.apply += t2 - t1; entry.plan += t3 - t2; entry.times.append(t3 - t0)
+        byAction[event.action.rawValue] = entry
     }
 
     mutating func report(_ title: String) {
@@ -228,6 +232,12 @@ struct EventPath {
                      100 * Double(decodeNs) / timed, Double(decodeNs) / Double(count) / 1000,
                      100 * Double(applyNs) / timed, Double(applyNs) / Double(count) / 1000,
                      100 * Double(planNs) / timed, Double(planNs) / Double(count) / 1000))
+        for (action, entry) in byAction.sorted(by: { $0.key < $1.key }) {
+            let times = entry.times.sorted()
+            print(String(format: "  %@: %d events, median %.1f µs, p99 %.1f µs; apply %.1f µs, planner %.1f µs on average",
+                         action, entry.count, Double(times[times.count / 2]) / 1000, Double(times[min(times.count - 1, times.count * 99 / 100)]) / 1000,
+                         Double(entry.apply) / Double(entry.count) / 1000, Double(entry.plan) / Double(entry.count) / 1000))
+        }
     }
 }
 
