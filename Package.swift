@@ -8,6 +8,14 @@ let package = Package(
         .executable(name: "vfio-warden", targets: ["vfio-warden"]),
         // For Benchmarks/JournalBench, a separate package that depends on this one by path.
         .library(name: "Journal", targets: ["Journal"]),
+        // For Benchmarks/EventBench and Fuzz/, separate packages that depend on this one by path.
+        .library(name: "Sysfs", targets: ["Sysfs"]),
+        .library(name: "Topology", targets: ["Topology"]),
+        .library(name: "Udev", targets: ["Udev"]),
+        .library(name: "Enforcement", targets: ["Enforcement"]),
+        .library(name: "SimulatedKernel", targets: ["SimulatedKernel"]),
+        .library(name: "Policy", targets: ["Policy"]),
+        .library(name: "Agent", targets: ["Agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
