@@ -15,6 +15,10 @@ extension Policy {
     /// TOMLKit parses the TOML; ``TOMLLocator`` finds where each value is so errors can name line and column.
     /// Every problem is collected: the error lists all of them in file order.
     public static func parse(text: String, file: String) throws(PolicyErrors) -> Policy {
+        if let problem = TOMLPreflight.check(text) {
+            throw PolicyErrors([PolicyError(kind: .syntax, file: file, position: problem.position, path: "",
+                                            message: "not valid TOML: \(problem.message)")])
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

@@ -25,6 +25,9 @@ public enum ScenarioParser {
     public static let commands = ["assign", "release", "status", "journal"]
 
     public static func parse(text: String, file: String) throws(ScenarioError) -> Scenario {
+        if let problem = TOMLPreflight.check(text) {
+            throw ScenarioError(file: file, position: problem.position, path: "", message: "not valid TOML: \(problem.message)")
+        }
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)
