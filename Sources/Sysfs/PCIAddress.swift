@@ -33,6 +33,10 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
         case 3: domainText = fields[0]; busText = fields[1]; slotFunction = fields[2]
         default: throw PCIAddressError(text: string, problem: "expected [domain:]bus:slot.function, e.g. 0000:03:01.0")
         }
+        // Swift's integer parsing takes a leading sign ("+1"); an address is hex digits and separators only.
+        if let sign = string.unicodeScalars.first(where: { $0 == "+" || $0 == "-" }) {
+            throw PCIAddressError(text: string, problem: "'\(sign)' is not a hex digit, ':' or '.'")
+        }
         let parts = slotFunction.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 2 else {
             throw PCIAddressError(text: string, problem: "expected slot.function after the bus, e.g. 01.0")

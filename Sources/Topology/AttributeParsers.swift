@@ -5,7 +5,8 @@ public enum AttributeParsers {
     /// `0x8086` (exactly `digits` hex digits after `0x`, as `vendor`, `device` and `class` are printed).
     public static func hexID(_ text: String, digits: Int) -> UInt32? {
         let trimmed = text.trimmingWhitespace()
-        guard trimmed.hasPrefix("0x"), trimmed.utf8.count == digits + 2 else { return nil }
+        guard trimmed.hasPrefix("0x"), trimmed.utf8.count == digits + 2,
+              trimmed.dropFirst(2).unicodeScalars.allSatisfy(\.properties.isASCIIHexDigit) else { return nil }
         return UInt32(trimmed.dropFirst(2), radix: 16)
     }
 

@@ -15,6 +15,7 @@ import Testing
         ("0000:03:20.0", "slot '20'"), ("0000:03:01.8", "function '8'"), ("zz:01.0", "bus 'zz'"),
         ("0000:003:01.0", "bus '003'"), ("1:2:3:4.0", "expected [domain:]bus:slot.function"),
         ("g000:03:01.0", "domain 'g000'"), ("03:01.", "function ''"),
+        ("+0:+1:+2.3", "'+' is not a hex digit"), ("0000:03:01.-0", "'-' is not a hex digit"),
     ])
     func rejectsMalformedAddressesSayingWhy(text: String, fragment: String) {
         #expect {

@@ -3,7 +3,8 @@ import Testing
 
 @Suite struct AttributeParsersTests {
     @Test(arguments: [("0x8086", 4, UInt32?(0x8086)), ("0x8086\n", 4, 0x8086), ("0x80", 4, nil), ("8086", 4, nil),
-                      ("0x010601", 6, 0x010601), ("0x0106", 6, nil), ("", 4, nil), ("0xzzzz", 4, nil)])
+                      ("0x010601", 6, 0x010601), ("0x0106", 6, nil), ("", 4, nil), ("0xzzzz", 4, nil),
+                      ("0x+123", 4, nil), ("0x-123", 4, nil)])
     func hexIDs(text: String, digits: Int, expected: UInt32?) {
         #expect(AttributeParsers.hexID(text, digits: digits) == expected)
     }
