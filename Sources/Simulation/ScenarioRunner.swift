@@ -21,7 +21,10 @@ public final class ScenarioRunner {
 
     public struct Summary: Sendable, Hashable {
         public var events = 0
+        /// Host drivers' claims on held devices, put right.
         public var violationsFixed = 0
+        /// New devices (VFs, hot-plugged members) isolated before any host driver claimed them.
+        public var devicesIsolated = 0
         public var refusals = 0
         public var failures = 0
         public var hostBindsOfHeldDevices = 0
@@ -136,7 +139,10 @@ public final class ScenarioRunner {
 
     func print(_ report: Engine.Report) {
         for (plan, result) in report.actions {
-            if plan.kind == .enforce && result.outcome == .completed { summary.violationsFixed += 1 }
+            if plan.kind == .enforce && result.outcome == .completed {
+                let unbinds = plan.steps.contains { if case .unbind = $0.action { return true } else { return false } }
+                if unbinds { summary.violationsFixed += 1 } else { summary.devicesIsolated += 1 }
+            }
             if result.outcome == .refused { summary.refusals += 1 }
             if result.outcome == .rolledBack || result.outcome == .rollbackIncomplete { summary.failures += 1 }
         }

@@ -86,7 +86,7 @@ struct SimulateCommand: AsyncParsableCommand {
         let summary = runner.summary
         StandardOutput.write("""
 
-            \(summary.events) uevents, \(summary.violationsFixed) violations put right, \(summary.refusals) requests refused, \(summary.failures) plans rolled back.
+            \(summary.events) uevents, \(summary.violationsFixed) host-driver claims put right, \(summary.devicesIsolated) new devices isolated before any host driver, \(summary.refusals) requests refused, \(summary.failures) plans rolled back.
             Left behind in \(directory):
               vfio-warden journal --journal \(host.journal)
               vfio-warden list --sysfs-root \(host.sys)

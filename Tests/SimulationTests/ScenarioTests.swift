@@ -41,7 +41,7 @@ import Topology
         #expect(text.contains("violation: e1000 claimed 0000:03:01.0 assigned to vm1: done"))
         #expect(graph.devices[.literal("0000:03:01.0")]?.driver == "e1000")
         #expect(graph.devices[.literal("0000:03:02.0")]?.driver == "virtio-pci")
-        #expect(runner.summary.violationsFixed >= 1 && runner.summary.refusals == 2 && runner.summary.failures == 0)
+        #expect(runner.summary.violationsFixed == 1 && runner.summary.devicesIsolated == 6 && runner.summary.refusals == 2 && runner.summary.failures == 0)
         // Job 3: the journal tells the story and its chain verifies.
         #expect(text.contains("e1000 claimed 0000:03:01.0 while assigned to vm1 → rebound to vfio-pci"))
         #expect(text.contains("chain intact"))
