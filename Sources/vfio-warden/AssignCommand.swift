@@ -23,22 +23,12 @@ struct AssignCommand: AsyncParsableCommand {
             """
     )
     @OptionGroup var engine: EngineOptions
-    @Argument(help: ArgumentHelp("PCI addresses (03:01.0 or 0000:03:01.0).", valueName: "address"))
-    var addresses: [String]
-    @Option(help: "Who the group is for (a VM name, a pod).")
-    var owner: String
-    @Option(name: .customLong("quarantine"), help: "What the members you did not name get: passthrough (vfio-pci), none or pci-stub.")
-    var siblings: Planner.SiblingMode = .passthrough
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var request: AssignArguments
     @OptionGroup var control: ControlOptions
 
-    func validate() throws {
-        _ = try parseAddresses(addresses)
-        guard !owner.isEmpty else { throw ValidationError("--owner must not be empty") }
-    }
-
     func run() async throws {
-        let sent = ControlRequest(op: .assign, devices: try parseAddresses(addresses), owner: owner, quarantine: siblings, format: json ? .json : .text)
+        let (addresses, owner, siblings, json) = (request.addresses, request.owner, request.siblings, request.json)
+        let sent = ControlRequest(op: .assign, devices: try request.devices, owner: owner, quarantine: siblings, format: json ? .json : .text)
         if try control.sendIfAgentRuns(sent, engine.global) { return }
         try control.refuseDirectWhileAgentRuns(engine.global)
         let root = try engine.global.resolvedRoot()
@@ -61,19 +51,12 @@ struct ReleaseCommand: AsyncParsableCommand {
         discussion: "A group stays isolated while another device its owner asked for in it is still assigned."
     )
     @OptionGroup var engine: EngineOptions
-    @Argument(help: ArgumentHelp("PCI addresses of assigned devices.", valueName: "address"))
-    var addresses: [String] = []
-    @Option(help: "Release everything this owner holds.") var owner: String?
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var request: ReleaseArguments
     @OptionGroup var control: ControlOptions
 
-    func validate() throws {
-        _ = try parseAddresses(addresses)
-        if owner == nil && addresses.isEmpty { throw ValidationError("give ADDRESS... or --owner NAME") }
-    }
-
     func run() async throws {
-        let sent = ControlRequest(op: .release, devices: try parseAddresses(addresses), owner: owner, format: json ? .json : .text)
+        let (addresses, owner, json) = (request.addresses, request.owner, request.json)
+        let sent = ControlRequest(op: .release, devices: try request.devices, owner: owner, format: json ? .json : .text)
         if try control.sendIfAgentRuns(sent, engine.global) { return }
         try control.refuseDirectWhileAgentRuns(engine.global)
         let root = try engine.global.resolvedRoot()

@@ -20,19 +20,11 @@ struct PlanCommand: AsyncParsableCommand {
             discussion: "Exit status 0 when the plan may be carried out, 1 when it is refused."
         )
         @OptionGroup var engine: EngineOptions
-        @Argument(help: ArgumentHelp("PCI addresses (03:01.0 or 0000:03:01.0).", valueName: "address"))
-        var addresses: [String]
-        @Option(help: "Who the group is for (a VM name, a pod).")
-        var owner: String
-        @Option(name: .customLong("quarantine"), help: ArgumentHelp(
-            "What the members you did not name get: passthrough (vfio-pci, the default), none (driver_override=none, no driver) or pci-stub."))
-        var siblings: Planner.SiblingMode = .passthrough
-        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var request: AssignArguments
         @OptionGroup var control: ControlOptions
 
-        func validate() throws { _ = try parseAddresses(addresses) }
-
         func run() async throws {
+            let (addresses, owner, siblings, json) = (request.addresses, request.owner, request.siblings, request.json)
             let sent = ControlRequest(op: .plan, devices: try parseAddresses(addresses), owner: owner, quarantine: siblings,
                                       action: .assign, format: json ? .json : .text)
             if try control.sendIfAgentRuns(sent, engine.global) { return }
@@ -50,18 +42,11 @@ struct PlanCommand: AsyncParsableCommand {
             abstract: "Plan returning assigned groups to the drivers their members had."
         )
         @OptionGroup var engine: EngineOptions
-        @Argument(help: ArgumentHelp("PCI addresses of assigned devices.", valueName: "address"))
-        var addresses: [String] = []
-        @Option(help: "Release everything this owner holds.") var owner: String?
-        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var request: ReleaseArguments
         @OptionGroup var control: ControlOptions
 
-        func validate() throws {
-            _ = try parseAddresses(addresses)
-            if owner == nil && addresses.isEmpty { throw ValidationError("give ADDRESS... or --owner NAME") }
-        }
-
         func run() async throws {
+            let (addresses, owner, json) = (request.addresses, request.owner, request.json)
             let sent = ControlRequest(op: .plan, devices: try parseAddresses(addresses), owner: owner, action: .release,
                                       format: json ? .json : .text)
             if try control.sendIfAgentRuns(sent, engine.global) { return }

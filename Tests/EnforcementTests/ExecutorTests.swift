@@ -183,10 +183,9 @@ import SimulatedKernel
             try kernel.write("0000:03:01.0", to: "bus/pci/drivers/vfio-pci/unbind")
             let held = try self.context(root, managed: [Self.e1000, Self.virtio], assignments: [try #require(assignment)])
             let plan = try #require(Planner.enforce(Self.e1000, in: held))
-            let clock = ContinuousClock()
-            let started = clock.now
             let result = await Executor(root: root, writer: RacingWriter(kernel: kernel, address: Self.e1000, driver: "e1000")).run(plan)
-            #expect(clock.now - started < .seconds(1), "no wait for the verify timeout")
+            // claimed-meanwhile comes from the first re-read, before any wait: waiting out the verify timeout would
+            // end in not-verified instead. (No wall-clock check: tests run in parallel on a loaded machine.)
             #expect(result.failure?.kind == .claimedMeanwhile)
             #expect(result.rollback.isEmpty, "enforcement never hands a device back to the host driver")
             // The next plan, from sysfs as it is, unbinds the host driver and isolates it.
