@@ -100,16 +100,7 @@ public actor Engine {
         await record(.agentStarted(AgentStarted(version: version, pid: getpid())), cause: .agent("start"), into: &report)
         let clock = ContinuousClock()
         let started = clock.now
-        for rule in configuration.sriovRules {
-            let plan = Planner.sriov(rule, in: context())
-            if plan.steps.isEmpty && !plan.isRefused { continue }
-            await execute(plan, cause: .policy(rule: "sriov \(rule.pf)"), reason: "[[sriov]] rule for \(rule.pf)", into: &report)
-            _ = try? graph.rescan(root: configuration.root)
-        }
-        for rule in configuration.staticAssignments {
-            report.merge(await assign(rule.devices, owner: rule.owner, cause: .policy(rule: rule.rule)))
-        }
-        report.merge(await resync(cause: .agent("start")))
+        report.merge(await applyPolicyRules(sriovCause: { .policy(rule: "sriov \($0.pf)") }, resyncCause: .agent("start")))
         report.durationNanoseconds = nanoseconds(clock.now - started)
         return report
     }
@@ -145,17 +136,22 @@ public actor Engine {
         configuration.sriovRules = sriovRules
         configuration.staticAssignments = staticAssignments
         verdictCache = nil
+        return await applyPolicyRules(sriovCause: { _ in cause }, resyncCause: cause)
+    }
+
+    /// Applies the `[[sriov]]` rules (each plan rescans the graph once carried out: see `execute`), then the
+    /// `[[assign]]` rules, then enforces everything with a resync. What `start` and `reload` share.
+    private func applyPolicyRules(sriovCause: (SRIOVRule) -> Cause, resyncCause: Cause) async -> Report {
         var report = Report()
-        for rule in sriovRules {
+        for rule in configuration.sriovRules {
             let plan = Planner.sriov(rule, in: context())
             if plan.steps.isEmpty && !plan.isRefused { continue }
-            await execute(plan, cause: cause, reason: "[[sriov]] rule for \(rule.pf)", into: &report)
-            _ = try? graph.rescan(root: configuration.root)
+            await execute(plan, cause: sriovCause(rule), reason: "[[sriov]] rule for \(rule.pf)", into: &report)
         }
-        for rule in staticAssignments {
+        for rule in configuration.staticAssignments {
             report.merge(await assign(rule.devices, owner: rule.owner, cause: .policy(rule: rule.rule)))
         }
-        report.merge(await resync(cause: cause))
+        report.merge(await resync(cause: resyncCause))
         return report
     }
 
