@@ -36,6 +36,14 @@ struct AgentSignalTests {
             #expect(notify.receive() == "RELOADING=1")
             #expect(notify.receive() == "READY=1\nSTATUS=monitoring: 0 assigned groups, 0 violated")
 
+            // `status --k8s-labels` asks it over the control socket for the node's labels.
+            let labels = try CLI.run(["status", "--control-socket", "\(directory)/run/control.sock", "--k8s-labels"])
+            #expect(labels.status == 0, "\(labels.errors)")
+            let patch = try #require(try JSONSerialization.jsonObject(with: Data(labels.output.utf8)) as? [String: [String: [String: String]]])
+            #expect(patch["metadata"]?["labels"]?["vfio-warden.io/mode"] == "monitoring")
+            #expect(patch["metadata"]?["labels"]?["vfio-warden.io/groups-blocked"] == "6")
+            #expect(patch["metadata"]?["annotations"]?["vfio-warden.io/groups"]?.contains("\"state\":\"blocked\"") == true)
+
             kill(agent.processIdentifier, stopSignal)
             #expect(notify.receive()?.hasPrefix("STOPPING=1\nSTATUS=stopping") == true)
             agent.waitUntilExit()
