@@ -30,8 +30,10 @@ struct AgentCommand: AsyncParsableCommand {
             of an assigned group (or a new VF appears under a [[sriov]] PF), set driver_override, unbind it and \
             probe it back to vfio-pci. Events lost to a full socket buffer (ENOBUFS) and --resync-interval trigger \
             a full rescan. Every transition goes to the journal first (write-ahead). SIGHUP reloads the policy (an \
-            invalid one is rejected and the old one kept). SIGTERM or SIGINT stops it after the step in flight, \
-            journaling the stop.
+            invalid one is rejected and the old one kept). SIGTERM or SIGINT stops it gracefully (STOPPING=1): no \
+            new event or request is taken, the step in flight finishes (or the executor rolls its plan back), and \
+            agent_stopped is journaled with the signal and what was in flight; one that comes during start-up \
+            stops it once start-up is done.
             """
     )
 
