@@ -59,6 +59,19 @@ struct AgentSignalTests {
     }
 }
 
+extension AgentSignalTests {
+    @Test(arguments: [(["--resync-interval=-1"], "--resync-interval must be 0 or more seconds"),
+                      (["--count", "0"], "--count must be at least 1")])
+    func badAgentOptionsAreRefusedBeforeAnythingStarts(_ options: [String], _ message: String) throws {
+        try CLI.withDirectory { directory in
+            let result = try CLI.run(["agent", "--sysfs-root", "\(directory)/sys", "--run-dir", "\(directory)/run"] + options)
+            #expect(result.status == 64)
+            #expect(result.errors.contains(message), "\(result.errors)")
+            #expect(!FileManager.default.fileExists(atPath: "\(directory)/run"))
+        }
+    }
+}
+
 /// A bound `AF_UNIX` datagram socket standing in for systemd's `NOTIFY_SOCKET`.
 final class DatagramListener {
     let path: String
