@@ -97,13 +97,21 @@ public enum Planner {
         var assignment = Assignment(
             owner: owner,
             requested: targets.compactMap { context.graph.devices[$0].map(DeviceIdentity.init) },
-            members: members.map {
-                Assignment.Member(identity: DeviceIdentity($0), originalDriver: $0.driver, originalOverride: $0.driverOverride, isBridge: $0.isBridge)
+            members: members.map { member in
+                let target = targets.contains(member.address) ? isolationDriver : siblingDriver(siblings, isolationDriver)
+                return Assignment.Member(identity: DeviceIdentity(member), originalDriver: member.driver, originalOverride: member.driverOverride,
+                                         isBridge: member.isBridge, keptOn: member.isBridge || target == isolationDriver ? nil : target)
             },
             isolationDriver: isolationDriver)
         // Assigning again to the same owner keeps what was remembered from the first time.
         if let existing = members.lazy.compactMap({ context.assignmentHolding($0) }).first {
-            assignment.members = existing.members
+            let keptNow = Dictionary(assignment.members.map { ($0.identity.address, $0.keptOn) }, uniquingKeysWith: { $1 })
+            // What each member is kept on follows the latest request (a quarantined sibling may now be asked for).
+            assignment.members = existing.members.map { member in
+                var member = member
+                if let kept = keptNow[member.identity.address] { member.keptOn = kept }
+                return member
+            }
             assignment.requested = Array(Set(existing.requested + assignment.requested)).sorted { $0.address < $1.address }
         }
         return (plan, assignment)
