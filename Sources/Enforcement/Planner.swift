@@ -225,7 +225,10 @@ public enum Planner {
     public static func enforce(_ address: PCIAddress, in context: PlannerContext) -> Plan? {
         guard let device = context.graph.devices[address], let desired = context.desiredDriver(of: device) else { return nil }
         if device.driver == desired.driver { return nil }
-        if device.driver == nil && device.driverOverride == desired.driver { return nil }
+        // Quarantined (`driver_override=none`, no driver) is the goal itself. An unbound device whose override
+        // already names its driver is not: nothing will probe it (an isolation cut short between the unbind and the
+        // probe, a VF whose override was set after its `add`), so it is probed.
+        if device.driver == nil && device.driverOverride == desired.driver && desired.driver == "none" { return nil }
         if let driver = device.driver, GroupViability.isIsolatingDriver(driver), device.driverOverride == desired.driver { return nil }
         var plan = Plan(kind: .enforce, owner: context.assignmentHolding(device)?.owner, targets: [address], group: device.iommuGroup)
         let verdict = context.verdicts[address]
