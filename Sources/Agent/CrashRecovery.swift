@@ -29,6 +29,22 @@ public struct InterruptedPlan: Sendable, Equatable {
         return started.compactMap { step in seen.insert(step.device).inserted ? (step.device, step.driverBefore) : nil }
     }
 
+    /// What an interrupted assign was asked for, from the `driver_override` its steps write: with some members
+    /// set to `none` or `pci-stub` beside others on `vfio-pci`, those were quarantined siblings (`--quarantine`)
+    /// and the others the requested devices; otherwise every device in `devices` counts as requested.
+    public func requestedDevices(among devices: [PCIAddress]) -> ([PCIAddress], Planner.SiblingMode) {
+        var overrides: [PCIAddress: String] = [:]
+        for step in plan.steps where step.operation.hasPrefix("driver_override=") {
+            overrides[step.device] = String(step.operation.dropFirst("driver_override=".count))
+        }
+        for mode in [Planner.SiblingMode.none, .pciStub] {
+            let quarantined = Set(overrides.filter { $0.value == mode.rawValue }.keys)
+            let requested = devices.filter { !quarantined.contains($0) }
+            if !quarantined.isEmpty && !requested.isEmpty { return (requested, mode) }
+        }
+        return (devices, .passthrough)
+    }
+
     /// The plans of the last run (the records after the last `agent_started`) that never ended: a step started
     /// and not finished, or fewer steps finished than planned with none failed (a failure means the executor
     /// rolled back, and its rollback steps are journaled as steps too), or an assign (a release) whose every
@@ -106,7 +122,8 @@ extension Engine {
                     let setOverride = entry.plan.steps.contains { $0.device == device && $0.operation.hasPrefix("driver_override=") }
                     originals[device] = (driver, setOverride ? nil : graph.devices[device]?.driverOverride)
                 }
-                let finished = await assign(targets.isEmpty ? devices : targets, owner: owner, cause: cause, originals: originals)
+                let (requested, siblings) = entry.requestedDevices(among: targets.isEmpty ? devices : targets)
+                let finished = await assign(requested, owner: owner, siblings: siblings, cause: cause, originals: originals)
                 report.merge(finished)
                 if !finished.actions.isEmpty && finished.actions.allSatisfy({ $0.result.outcome == .completed }) {
                     outcome = "finished: the group is isolated for \(owner)"
