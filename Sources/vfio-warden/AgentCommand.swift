@@ -6,6 +6,7 @@ import Enforcement
 import Foundation
 import Journal
 import Logging
+import SimulatedKernel
 import Sysfs
 import Topology
 import Udev
@@ -88,10 +89,12 @@ struct AgentCommand: AsyncParsableCommand {
         let root = try engine.global.resolvedRoot()
         // An unpacked tarball must outlive the agent, not just the last use of `root`.
         defer { withExtendedLifetime(root) {} }
+        // Tests only (`--simulated-kernel`): the writes go to a simulated kernel over the tree, whose events replace udev's.
+        let kernel = try engine.makeSimulatedKernel(root: root.root)
         // Listen first: an event between the scan and the first receive is queued, never missed.
-        let monitor = try UdevMonitor(source: source.monitorSource)
-        defer { monitor.stop() }
-        let (engine, journal, binding) = try engine.makeEngine(root: root.root, journaled: true)
+        let udevMonitor = kernel == nil ? try UdevMonitor(source: source.monitorSource) : nil
+        defer { udevMonitor?.stop() }
+        let (engine, journal, binding) = try engine.makeEngine(root: root.root, journaled: true, writer: kernel)
         defer { journal?.close() }
         logger.info("agent starting", metadata: [
             "sysfs_root": "\(root.root)", "policy": "\(binding.policy.file)", "journal": "\(self.engine.journal)",
@@ -102,6 +105,20 @@ struct AgentCommand: AsyncParsableCommand {
             log(await engine.recoverInterruptedPlans(from: records), logger)
         }
         log(await engine.start(version: VersionInfo.version), logger)
+        if let kernel {
+            // On a simulated kernel nothing but the agent's own writes makes events: handle them until none are
+            // left, then stop. A one-shot agent (start-up reconciliation and its consequences), for crash tests.
+            for _ in 0..<64 {
+                let events = kernel.takeEmittedEvents()
+                if events.isEmpty { break }
+                for event in events { log(await engine.handle(.device(event)), logger) }
+            }
+            _ = try? await journal?.append(.agentStopped(AgentStopped(reason: "done")), cause: .agent("done"))
+            logger.info("agent stopped", metadata: ["reason": "done (simulated kernel, no events left)"])
+            return
+        }
+        // Created whenever no simulated kernel is.
+        let monitor = udevMonitor!
         let graph = await engine.graph
 
         let agentInfo = AgentStatus.Agent(version: VersionInfo.version, pid: getpid(), startedAt: Int64(time(nil)),
