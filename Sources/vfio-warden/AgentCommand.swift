@@ -132,8 +132,11 @@ struct AgentCommand: AsyncParsableCommand {
             info.monitorOnly = current.policy.isMonitorOnly
             return info
         }
+        // systemd's STATUS= (what `systemctl status` shows): the summary, and a rejected reload until one succeeds
+        // (`systemctl reload` itself cannot fail: ExecReload= only sends SIGHUP).
         let status: @Sendable () async -> String = {
-            AgentStatus(agent: currentInfo(), statuses: await engine.statuses(), assignments: await engine.assignments).summaryLine
+            let summary = AgentStatus(agent: currentInfo(), statuses: await engine.statuses(), assignments: await engine.assignments).summaryLine
+            return summary + (policyState.rejection.map { "; \($0)" } ?? "")
         }
         // Everything that changes state (udev events, resyncs, reloads, control requests) passes one at a time.
         let gate = SerialGate()
@@ -208,7 +211,12 @@ struct AgentCommand: AsyncParsableCommand {
                     let outcome = await gate.run {
                         await PolicyReload.reload(engine: engine, journal: journal, path: policyPath, sysfs: sysfs, proc: procRoot)
                     }
-                    if let binding = outcome.binding { policyState.binding = binding }
+                    if let binding = outcome.binding {
+                        policyState.binding = binding
+                        policyState.rejection = nil
+                    } else {
+                        policyState.rejection = outcome.rejection
+                    }
                     logger.info("SIGHUP: \(outcome.message)")
                     if let report = outcome.report { log(report, logger) }
                     let line = await status()
@@ -245,14 +253,19 @@ private func notify(_ logger: Logger, _ body: () throws -> Void) {
     do { try body() } catch { logger.warning("sd_notify: \(error)") }
 }
 
-/// The policy in force, swapped by SIGHUP (read by the status line).
+/// The policy in force, swapped by SIGHUP, and why the last reload was rejected (read by the status line).
 private final class PolicyState: @unchecked Sendable {
     private let lock = NSLock()
     private var current: PolicyBinding
+    private var lastRejection: String?
     init(_ binding: PolicyBinding) { current = binding }
     var binding: PolicyBinding {
         get { lock.withLock { current } }
         set { lock.withLock { current = newValue } }
+    }
+    var rejection: String? {
+        get { lock.withLock { lastRejection } }
+        set { lock.withLock { lastRejection = newValue } }
     }
 }
 
