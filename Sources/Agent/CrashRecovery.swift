@@ -11,6 +11,9 @@ public struct InterruptedPlan: Sendable, Equatable {
     public var plan: ActionPlan
     public var started: [StepStarted]
     public var finished: [StepFinished]
+    /// For an assign (a release): whether the `assignment_made` (`assignment_released`) record that ends its
+    /// story followed it.
+    public var recorded = false
 
     public var kind: Kind {
         if plan.reason.hasPrefix("assign to ") { return .assign }
@@ -26,9 +29,28 @@ public struct InterruptedPlan: Sendable, Equatable {
         return started.compactMap { step in seen.insert(step.device).inserted ? (step.device, step.driverBefore) : nil }
     }
 
+    /// What an interrupted assign was asked for, from the `driver_override` its steps write: with some members
+    /// set to `none` or `pci-stub` beside others on `vfio-pci`, those were quarantined siblings (`--quarantine`)
+    /// and the others the requested devices; otherwise every device in `devices` counts as requested.
+    public func requestedDevices(among devices: [PCIAddress]) -> ([PCIAddress], Planner.SiblingMode) {
+        var overrides: [PCIAddress: String] = [:]
+        for step in plan.steps where step.operation.hasPrefix("driver_override=") {
+            overrides[step.device] = String(step.operation.dropFirst("driver_override=".count))
+        }
+        for mode in [Planner.SiblingMode.none, .pciStub] {
+            let quarantined = Set(overrides.filter { $0.value == mode.rawValue }.keys)
+            let requested = devices.filter { !quarantined.contains($0) }
+            if !quarantined.isEmpty && !requested.isEmpty { return (requested, mode) }
+        }
+        return (devices, .passthrough)
+    }
+
     /// The plans of the last run (the records after the last `agent_started`) that never ended: a step started
     /// and not finished, or fewer steps finished than planned with none failed (a failure means the executor
-    /// rolled back, and its rollback steps are journaled as steps too).
+    /// rolled back, and its rollback steps are journaled as steps too), or an assign (a release) whose every
+    /// step succeeded but whose `assignment_made` (`assignment_released`) record never came: the process died
+    /// between the last write and saving the assignment table, and without recovery the group would stay on
+    /// vfio-pci with no owner (back on its drivers but still held, which start-up enforcement would undo).
     public static func find(in records: [JournalRecord]) -> [InterruptedPlan] {
         let lastStart = records.lastIndex { $0.kind == .agentStarted }
         let run = lastStart.map { records[$0...] } ?? records[...]
@@ -42,6 +64,8 @@ public struct InterruptedPlan: Sendable, Equatable {
                 plans[plan.planID] = InterruptedPlan(plan: plan, started: [], finished: [])
             case .stepStarted(let step): plans[step.planID]?.started.append(step)
             case .stepFinished(let step): plans[step.planID]?.finished.append(step)
+            case .assignmentMade(let assignment): markRecorded(assignment, kind: .assign, in: &plans, order: order)
+            case .assignmentReleased(let assignment): markRecorded(assignment, kind: .release, in: &plans, order: order)
             default: break
             }
         }
@@ -49,7 +73,19 @@ public struct InterruptedPlan: Sendable, Equatable {
             let finishedSteps = Set(candidate.finished.map(\.step))
             if candidate.started.contains(where: { !finishedSteps.contains($0.step) }) { return true }
             if candidate.finished.contains(where: { !$0.succeeded }) { return false }
-            return candidate.finished.count < candidate.plan.steps.count
+            if candidate.finished.count < candidate.plan.steps.count { return true }
+            return (candidate.kind == .assign || candidate.kind == .release) && !candidate.recorded
+        }
+    }
+
+    /// The latest unrecorded plan of `kind` for the assignment's owner and group is recorded.
+    private static func markRecorded(_ assignment: Journal.Assignment, kind: Kind, in plans: inout [UInt64: InterruptedPlan], order: [UInt64]) {
+        let devices = Set(assignment.group.devices)
+        for id in order.reversed() {
+            guard let plan = plans[id], plan.kind == kind, !plan.recorded, plan.plan.owner == assignment.owner,
+                  !devices.isDisjoint(with: plan.plan.group.devices) else { continue }
+            plans[id]?.recorded = true
+            return
         }
     }
 }
@@ -88,7 +124,8 @@ extension Engine {
                     let setOverride = entry.plan.steps.contains { $0.device == device && $0.operation.hasPrefix("driver_override=") }
                     originals[device] = (driver, setOverride ? nil : graph.devices[device]?.driverOverride)
                 }
-                let finished = await assign(targets.isEmpty ? devices : targets, owner: owner, cause: cause, originals: originals)
+                let (requested, siblings) = entry.requestedDevices(among: targets.isEmpty ? devices : targets)
+                let finished = await assign(requested, owner: owner, siblings: siblings, cause: cause, originals: originals)
                 report.merge(finished)
                 if !finished.actions.isEmpty && finished.actions.allSatisfy({ $0.result.outcome == .completed }) {
                     outcome = .finished

@@ -229,7 +229,7 @@ public actor Engine {
             }
             let result = await execute(plan, cause: cause, reason: "assign to \(owner)", into: &report)
             guard result.outcome == .completed else { continue }
-            assignments.assignments.removeAll { $0.members == assignment.members }
+            assignments.assignments.removeAll { $0.members.map(\.identity) == assignment.members.map(\.identity) }
             assignments.assignments.append(assignment)
             persist(into: &report)
             await record(.assignmentMade(Journal.Assignment(owner: owner, group: groupRef(plan.group ?? -1),

@@ -4,13 +4,24 @@ import Glibc
 
 /// The CLI's side of the control socket: one request, one reply.
 public enum ControlClient {
-    /// Whether an agent answers at `path`: the socket file exists and a connection is accepted.
-    public static func connectIfAnswering(_ path: String, timeout seconds: Int = 120) -> Int32? {
+    /// Whether an agent answers at `path`: the socket file exists and a connection is accepted. `nil` when none
+    /// answers (no socket file, nobody listening); throws when `connect(2)` fails with `EACCES` or `EPERM`: the
+    /// socket is there but its mode (0600, or 0660 with the read group) keeps this caller out, and "no agent" would
+    /// be the wrong answer.
+    public static func connectIfAnswering(_ path: String, timeout seconds: Int = 120) throws(ControlSocketError) -> Int32? {
         var info = stat()
         if !path.hasPrefix("@") {
             guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK else { return nil }
         }
-        return try? UnixSocket.connect(path, timeout: seconds)
+        do {
+            return try UnixSocket.connect(path, timeout: seconds)
+        } catch where error.errno == EACCES || error.errno == EPERM {
+            var denied = error
+            denied.detail = "only root and members of the agent's --read-group may use its control socket (this is uid \(getuid()))"
+            throw denied
+        } catch {
+            return nil
+        }
     }
 
     /// Sends `request` on a connection from ``connectIfAnswering(_:timeout:)`` (closing it) and returns the reply.

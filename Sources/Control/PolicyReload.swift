@@ -15,6 +15,9 @@ public enum PolicyReload {
         public var message: String
         /// What the engine did under the new policy (rules applied, assignments enforced).
         public var report: Engine.Report?
+        /// When the policy was rejected: one short line for systemd's STATUS=, naming the file and the first
+        /// error's position (the log and the journal's `policy_rejected` have every error).
+        public var rejection: String?
     }
 
     /// Loads `path` (`nil`: the default path, monitor-only when it is absent) and swaps it into `engine`.
@@ -32,7 +35,10 @@ public enum PolicyReload {
             let rejected = PolicyRejected(path: first?.file ?? file, error: error.description,
                                           line: first?.position?.line, column: first?.position?.column)
             _ = try? await journal?.append(.policyRejected(rejected), cause: .agent("SIGHUP"))
-            return Outcome(binding: nil, message: "policy \(file) rejected, the previous one stays in force: \(error.description)")
+            let position = first?.position.map { ":\($0.line):\($0.column)" } ?? ""
+            let count = error.errors.count
+            return Outcome(binding: nil, message: "policy \(file) rejected, the previous one stays in force: \(error.description)",
+                           rejection: "reload rejected: \(rejected.path)\(position): \(count) error\(count == 1 ? "" : "s"), the previous policy stays in force")
         }
         let binding = PolicyBinding(policy: policy, sysfs: sysfs, proc: proc)
         let bytes = (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data()

@@ -11,17 +11,18 @@ public struct PolicyReloadService<Requests: AsyncSequence & Sendable>: Service w
     let path: String?
     let sysfs: SysfsRoot
     let proc: SysfsRoot
-    /// Told the new binding when a policy was loaded (the status line names the policy in force).
-    let loaded: @Sendable (PolicyBinding) -> Void
+    /// Told each reload's outcome: the new binding when a policy was loaded, the rejection otherwise (the status
+    /// line names the policy in force, and a rejection until a reload succeeds).
+    let settled: @Sendable (PolicyReload.Outcome) -> Void
 
     public init(runtime: AgentRuntime, requests: Requests, path: String?, sysfs: SysfsRoot, proc: SysfsRoot,
-                loaded: @escaping @Sendable (PolicyBinding) -> Void) {
+                settled: @escaping @Sendable (PolicyReload.Outcome) -> Void) {
         self.runtime = runtime
         self.requests = requests
         self.path = path
         self.sysfs = sysfs
         self.proc = proc
-        self.loaded = loaded
+        self.settled = settled
     }
 
     public func run() async throws {
@@ -37,7 +38,7 @@ public struct PolicyReloadService<Requests: AsyncSequence & Sendable>: Service w
         let outcome = await runtime.gate.run("SIGHUP reload") {
             await PolicyReload.reload(engine: runtime.engine, journal: runtime.journal, path: path, sysfs: sysfs, proc: proc)
         }
-        if let binding = outcome.binding { loaded(binding) }
+        settled(outcome)
         runtime.logger.info("SIGHUP: \(outcome.message)")
         if let report = outcome.report { runtime.log(report) }
         let line = await runtime.statusLine()

@@ -10,7 +10,7 @@ public struct Assignment: Sendable, Hashable, Codable {
     public var requested: [DeviceIdentity]
     /// Every member of the group at assignment time, with the driver it had then (`nil`: none).
     public var members: [Member]
-    /// The driver members are kept on (`vfio-pci`), or `pci-stub` / `none` for quarantine.
+    /// The driver members are kept on (`vfio-pci`); a quarantined sibling's is its ``Member/keptOn``.
     public var isolationDriver: String
 
     public struct Member: Sendable, Hashable, Codable {
@@ -18,12 +18,16 @@ public struct Assignment: Sendable, Hashable, Codable {
         public var originalDriver: String?
         public var originalOverride: String?
         public var isBridge: Bool
+        /// The driver this member is kept on when it is not the assignment's ``Assignment/isolationDriver``: a
+        /// sibling quarantined by `assign --quarantine none|pci-stub` (`none`, `pci-stub`). `nil`: the isolation driver.
+        public var keptOn: String?
 
-        public init(identity: DeviceIdentity, originalDriver: String?, originalOverride: String?, isBridge: Bool) {
+        public init(identity: DeviceIdentity, originalDriver: String?, originalOverride: String?, isBridge: Bool, keptOn: String? = nil) {
             self.identity = identity
             self.originalDriver = originalDriver
             self.originalOverride = originalOverride
             self.isBridge = isBridge
+            self.keptOn = keptOn
         }
     }
 
@@ -37,6 +41,12 @@ public struct Assignment: Sendable, Hashable, Codable {
     /// Whether this assignment covers the device at `address`.
     public func covers(_ address: PCIAddress) -> Bool {
         members.contains { $0.identity.address == address }
+    }
+
+    /// The driver the device at `address` is kept on: its ``Member/keptOn``, else the isolation driver (also for a
+    /// device hot-plugged into the group later).
+    public func driverKeeping(_ address: PCIAddress) -> String {
+        members.first { $0.identity.address == address }?.keptOn ?? isolationDriver
     }
 }
 

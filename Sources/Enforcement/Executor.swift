@@ -74,7 +74,10 @@ public struct Executor: Sendable {
             return result
         }
         var failure: StepFailure?
-        switch await TimedWrite.write(step.value, to: step.attributePath, with: writer, timeout: stepTimeout) {
+        let outcome = await TimedWrite.write(step.value, to: step.attributePath, with: writer, timeout: stepTimeout)
+        // Test-only (armed by the environment): the write returned (or timed out), nothing is verified or journaled yet.
+        CrashPoint.reached("sysfs \(step.attributePath) \(step.value)")
+        switch outcome {
         case .done:
             failure = nil
         case .timedOut:

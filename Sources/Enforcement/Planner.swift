@@ -97,13 +97,21 @@ public enum Planner {
         var assignment = Assignment(
             owner: owner,
             requested: targets.compactMap { context.graph.devices[$0].map(DeviceIdentity.init) },
-            members: members.map {
-                Assignment.Member(identity: DeviceIdentity($0), originalDriver: $0.driver, originalOverride: $0.driverOverride, isBridge: $0.isBridge)
+            members: members.map { member in
+                let target = targets.contains(member.address) ? isolationDriver : siblingDriver(siblings, isolationDriver)
+                return Assignment.Member(identity: DeviceIdentity(member), originalDriver: member.driver, originalOverride: member.driverOverride,
+                                         isBridge: member.isBridge, keptOn: member.isBridge || target == isolationDriver ? nil : target)
             },
             isolationDriver: isolationDriver)
         // Assigning again to the same owner keeps what was remembered from the first time.
         if let existing = members.lazy.compactMap({ context.assignmentHolding($0) }).first {
-            assignment.members = existing.members
+            let keptNow = Dictionary(assignment.members.map { ($0.identity.address, $0.keptOn) }, uniquingKeysWith: { $1 })
+            // What each member is kept on follows the latest request (a quarantined sibling may now be asked for).
+            assignment.members = existing.members.map { member in
+                var member = member
+                if let kept = keptNow[member.identity.address] { member.keptOn = kept }
+                return member
+            }
             assignment.requested = Array(Set(existing.requested + assignment.requested)).sorted { $0.address < $1.address }
         }
         return (plan, assignment)
@@ -217,7 +225,10 @@ public enum Planner {
     public static func enforce(_ address: PCIAddress, in context: PlannerContext) -> Plan? {
         guard let device = context.graph.devices[address], let desired = context.desiredDriver(of: device) else { return nil }
         if device.driver == desired.driver { return nil }
-        if device.driver == nil && device.driverOverride == desired.driver { return nil }
+        // Quarantined (`driver_override=none`, no driver) is the goal itself. An unbound device whose override
+        // already names its driver is not: nothing will probe it (an isolation cut short between the unbind and the
+        // probe, a VF whose override was set after its `add`), so it is probed.
+        if device.driver == nil && device.driverOverride == desired.driver && desired.driver == "none" { return nil }
         if let driver = device.driver, GroupViability.isIsolatingDriver(driver), device.driverOverride == desired.driver { return nil }
         var plan = Plan(kind: .enforce, owner: context.assignmentHolding(device)?.owner, targets: [address], group: device.iommuGroup)
         let verdict = context.verdicts[address]

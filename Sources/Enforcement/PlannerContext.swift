@@ -23,7 +23,7 @@ public struct PlannerContext: Sendable {
     /// The driver a device must be on, if anything holds it: its group's assignment, or its PF's `[[sriov]]` rule.
     public func desiredDriver(of device: PCIDevice) -> (driver: String, holder: String)? {
         if let assignment = assignmentHolding(device) {
-            return device.isBridge ? nil : (assignment.isolationDriver, "assigned to \(assignment.owner)")
+            return device.isBridge ? nil : (assignment.driverKeeping(device.address), "assigned to \(assignment.owner)")
         }
         if let pf = device.physfn, let rule = sriovRules[pf] {
             return (rule.vfDriver, "a VF of \(pf) under its [[sriov]] rule")

@@ -9,6 +9,7 @@ import Glibc
 import Dispatch
 import Synchronization
 import SystemPackage
+import enum Sysfs.CrashPoint
 
 /// The one writer of a journal directory.
 ///
@@ -263,6 +264,8 @@ public final class JournalWriter: Sendable {
             for p in batch { p.complete(.failure(error)) }
             return
         }
+        // Test-only (armed by the environment): the batch is durable and no submitter has been told yet.
+        if !records.isEmpty { CrashPoint.reached("journal " + records.map { $0.0.kind.rawValue }.joined(separator: ",")) }
         if let mirror = options.mirror {
             for (record, line) in records { mirror.send(record, line: line) }
         }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import SystemPackage
 import Sysfs
 import Topology
@@ -15,6 +18,7 @@ extension SimulatedKernel: SysfsAttributeWriter {
     public func write(_ value: String, to relative: String) throws(SysfsError) {
         let path = Self.normalise(relative)
         let full = root.absolute(path)
+        if let writeLog { Self.appendLine("\(path)\t\(value.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\\n"))\n", to: writeLog) }
         let armed = state.withLock { state -> [WriteFault] in
             guard var faults = state.faults[path], !faults.isEmpty else { return [] }
             let firing = faults.map(\.fault)
@@ -51,6 +55,15 @@ extension SimulatedKernel: SysfsAttributeWriter {
         }
         for address in removeAfter { _ = try? unplug(address) }
         if let outcome { throw outcome }
+    }
+
+    /// Appends `line` to the ``writeLog`` file in one `write(2)` with `O_APPEND` (best effort: a log that cannot
+    /// be written loses the line, it does not fail the write).
+    static func appendLine(_ line: String, to file: String) {
+        let fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        _ = Array(line.utf8).withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
     }
 
     func failure(_ errno: Errno, _ path: String, operation: String = "write") -> SysfsError {

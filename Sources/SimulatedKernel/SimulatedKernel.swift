@@ -47,13 +47,18 @@ public final class SimulatedKernel: Sendable {
     public let tree: SysfsTree
     /// The directory that plays `/dev`: `vfio/N` appears there for VFIO groups (see ``vfioGroupNode(_:)``).
     public let devDirectory: String
+    /// A file to which every write that reaches ``write(_:to:)`` is appended as it arrives, before it is handled
+    /// (`PATH<TAB>VALUE`, newlines in VALUE as `\\n`): a record that outlives the process, so that a test can
+    /// see every write several processes made to the same tree, even one killed mid-way. `nil`: none.
+    public let writeLog: String?
     let state: Mutex<State>
 
     /// A kernel over `tree`, with the drivers of `catalogue`, whose VFIO group nodes go to `devDirectory`
     /// (created when first needed). By default that is a `dev` folder beside the root when the root is named
     /// `sys` (`/tmp/x/sys` → `/tmp/x/dev`), else the root's path with `-dev` appended.
-    public init(tree: SysfsTree, devDirectory: String? = nil, catalogue: DriverCatalogue = .linux) {
+    public init(tree: SysfsTree, devDirectory: String? = nil, catalogue: DriverCatalogue = .linux, writeLog: String? = nil) {
         self.tree = tree
+        self.writeLog = writeLog
         self.devDirectory = devDirectory ?? Self.defaultDevDirectory(for: tree.root)
         self.state = Mutex(State(catalogue: catalogue))
         if devDirectory != nil { syncVFIONodes() }

@@ -6,6 +6,7 @@ import Enforcement
 import Foundation
 import Journal
 import Logging
+import SimulatedKernel
 import Sysfs
 import Topology
 import Udev
@@ -95,10 +96,12 @@ struct AgentCommand: AsyncParsableCommand {
         let root = try engine.global.resolvedRoot()
         // An unpacked tarball must outlive the agent, not just the last use of `root`.
         defer { withExtendedLifetime(root) {} }
+        // Tests only (`--simulated-kernel`): the writes go to a simulated kernel over the tree, whose events replace udev's.
+        let kernel = try engine.makeSimulatedKernel(root: root.root)
         // Listen first: an event between the scan and the first receive is queued, never missed.
-        let monitor = try UdevMonitor(source: source.monitorSource)
-        defer { monitor.stop() }
-        let (engine, journal, binding) = try engine.makeEngine(root: root.root, journaled: true)
+        let udevMonitor = kernel == nil ? try UdevMonitor(source: source.monitorSource) : nil
+        defer { udevMonitor?.stop() }
+        let (engine, journal, binding) = try engine.makeEngine(root: root.root, journaled: true, writer: kernel)
         defer { journal?.close() }
         logger.info("agent starting", metadata: [
             "sysfs_root": "\(root.root)", "policy": "\(binding.policy.file)", "journal": "\(self.engine.journal)",
@@ -115,8 +118,11 @@ struct AgentCommand: AsyncParsableCommand {
             info.monitorOnly = current.policy.isMonitorOnly
             return info
         }
+        // systemd's STATUS= (what `systemctl status` shows): the summary, and a rejected reload until one succeeds
+        // (`systemctl reload` itself cannot fail: ExecReload= only sends SIGHUP).
         let status: @Sendable () async -> String = {
-            AgentStatus(agent: currentInfo(), statuses: await engine.statuses(), assignments: await engine.assignments).summaryLine
+            let summary = AgentStatus(agent: currentInfo(), statuses: await engine.statuses(), assignments: await engine.assignments).summaryLine
+            return summary + (policyState.rejection.map { "; \($0)" } ?? "")
         }
         // Everything that changes state (udev events, resyncs, reloads, control requests) passes one at a time.
         let gate = SerialGate()
@@ -126,6 +132,20 @@ struct AgentCommand: AsyncParsableCommand {
             runtime.log(await engine.recoverInterruptedPlans(from: records))
         }
         runtime.log(await engine.start(version: VersionInfo.version))
+        if let kernel {
+            // On a simulated kernel nothing but the agent's own writes makes events: handle them until none are
+            // left, then stop. A one-shot agent (start-up reconciliation and its consequences), for crash tests.
+            for _ in 0..<64 {
+                let events = kernel.takeEmittedEvents()
+                if events.isEmpty { break }
+                for event in events { runtime.log(await engine.handle(.device(event))) }
+            }
+            _ = try? await journal?.append(.agentStopped(AgentStopped(reason: "done")), cause: .agent("done"))
+            logger.info("agent stopped", metadata: ["reason": "done (simulated kernel, no events left)"])
+            return
+        }
+        // Created whenever no simulated kernel is.
+        let monitor = udevMonitor!
         let graph = await engine.graph
 
         var server: ControlServer?
@@ -149,7 +169,14 @@ struct AgentCommand: AsyncParsableCommand {
         logger.info("ready", metadata: ["devices": "\(graph.devices.count)", "groups": "\(graph.groups.count)", "status": "\(summary)"])
 
         let reload = PolicyReloadService(runtime: runtime, requests: reloads, path: self.engine.policyPath, sysfs: root.root,
-                                         proc: SysfsRoot(self.engine.procRoot)) { policyState.binding = $0 }
+                                         proc: SysfsRoot(self.engine.procRoot)) { outcome in
+            if let binding = outcome.binding {
+                policyState.binding = binding
+                policyState.rejection = nil
+            } else {
+                policyState.rejection = outcome.rejection
+            }
+        }
         let follower = EventFollowerService(runtime: runtime, events: monitor.events, limit: count) { monitor.stop() }
         let group = AgentServiceGroup.make(
             runtime: runtime, follower: follower, reload: reload,
@@ -172,13 +199,18 @@ struct AgentCommand: AsyncParsableCommand {
     }
 }
 
-/// The policy in force, swapped by SIGHUP (read by the status line).
+/// The policy in force, swapped by SIGHUP (read by the status line), and the last reload's rejection until one succeeds.
 private final class PolicyState: @unchecked Sendable {
     private let lock = NSLock()
     private var current: PolicyBinding
+    private var lastRejection: String?
     init(_ binding: PolicyBinding) { current = binding }
     var binding: PolicyBinding {
         get { lock.withLock { current } }
         set { lock.withLock { current = newValue } }
+    }
+    var rejection: String? {
+        get { lock.withLock { lastRejection } }
+        set { lock.withLock { lastRejection = newValue } }
     }
 }

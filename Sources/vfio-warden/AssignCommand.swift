@@ -32,7 +32,8 @@ struct AssignCommand: AsyncParsableCommand {
         if try control.sendIfAgentRuns(sent, engine.global) { return }
         try control.refuseDirectWhileAgentRuns(engine.global)
         let root = try engine.global.resolvedRoot()
-        let (engine, journal, _) = try engine.makeEngine(root: root.root, journaled: true)
+        let kernel = try engine.makeSimulatedKernel(root: root.root)
+        let (engine, journal, _) = try engine.makeEngine(root: root.root, journaled: true, writer: kernel)
         defer { journal?.close() }
         let request = "assign \(addresses.joined(separator: " ")) --owner \(owner)"
         let report = await engine.assign(try parseAddresses(addresses), owner: owner, siblings: siblings,
@@ -60,7 +61,8 @@ struct ReleaseCommand: AsyncParsableCommand {
         if try control.sendIfAgentRuns(sent, engine.global) { return }
         try control.refuseDirectWhileAgentRuns(engine.global)
         let root = try engine.global.resolvedRoot()
-        let (engine, journal, _) = try engine.makeEngine(root: root.root, journaled: true)
+        let kernel = try engine.makeSimulatedKernel(root: root.root)
+        let (engine, journal, _) = try engine.makeEngine(root: root.root, journaled: true, writer: kernel)
         defer { journal?.close() }
         let request = "release " + (owner.map { "--owner \($0) " } ?? "") + addresses.joined(separator: " ")
         let report = await engine.release(owner: owner, addresses: try parseAddresses(addresses),

@@ -26,7 +26,15 @@ struct ControlOptions: ParsableArguments {
     /// Sends `request` to the agent when one answers, prints what the direct command would print, and exits
     /// with its status. Returns `false` (nothing done) when no agent answers or `--direct` is given.
     func sendIfAgentRuns(_ request: ControlRequest, _ global: GlobalOptions) throws -> Bool {
-        guard !direct, let path = socketPath(global), let connection = ControlClient.connectIfAnswering(path) else { return false }
+        guard !direct, let path = socketPath(global) else { return false }
+        let answering: Int32?
+        do {
+            answering = try ControlClient.connectIfAnswering(path)
+        } catch {
+            // The agent's socket is there but keeps this caller out: acting directly would not be allowed either.
+            throw CommandFailure("cannot send the request to the agent: \(error)")
+        }
+        guard let connection = answering else { return false }
         let reply: ControlReplySummary
         do {
             reply = try ControlClient.exchange(request, on: connection, path: path)
@@ -47,7 +55,14 @@ struct ControlOptions: ParsableArguments {
     /// With `--direct` for a command that writes: refuses when the agent runs (it holds the journal's lock, and two
     /// writers to sysfs would fight), saying so rather than failing on the lock.
     func refuseDirectWhileAgentRuns(_ global: GlobalOptions) throws {
-        guard direct, let path = socketPath(global), let connection = ControlClient.connectIfAnswering(path, timeout: 5) else { return }
+        guard direct, let path = socketPath(global) else { return }
+        let answering: Int32?
+        do {
+            answering = try ControlClient.connectIfAnswering(path, timeout: 5)
+        } catch {
+            throw CommandFailure("--direct: cannot tell whether the agent runs: \(error)")
+        }
+        guard let connection = answering else { return }
         close(connection)
         throw CommandFailure("--direct: the agent is running (it answers at \(path)) and holds the journal lock, so it alone writes; "
                              + "run the command without --direct to send it to the agent, or stop the agent first")

@@ -3,6 +3,7 @@ import ArgumentParser
 import Enforcement
 import Journal
 import Policy
+import SimulatedKernel
 import Sysfs
 
 /// The options of every command that changes state (`assign`, `release`, `agent`) or plans to (`plan`):
@@ -29,6 +30,11 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .customLong("step-timeout"), help: ArgumentHelp("Seconds one sysfs write may take before it counts as hung.", valueName: "seconds"))
     var stepTimeout: Double = 10
 
+    @Flag(name: .customLong("simulated-kernel"), help: ArgumentHelp(
+        "For tests only: write through a simulated kernel over --sysfs-root (a simulated tree), not to its files.",
+        visibility: .hidden))
+    var simulatedKernel = false
+
     func validate() throws {
         guard stepTimeout > 0 else { throw ValidationError("--step-timeout must be more than 0 seconds") }
     }
@@ -41,12 +47,17 @@ struct EngineOptions: ParsableArguments {
         }
     }
 
-    /// An engine that writes to sysfs under the root, journals, and keeps assignments in the state directory.
-    /// With `journaled: false` (planning only) no journal is opened.
-    func makeEngine(root: SysfsRoot, journaled: Bool) throws -> (Engine, JournalWriter?, PolicyBinding) {
+    /// With `--simulated-kernel` (tests only), the kernel that takes the writes; `nil` otherwise.
+    func makeSimulatedKernel(root: SysfsRoot) throws -> SimulatedKernel? {
+        simulatedKernel ? try SimulatedKernelOption.kernel(over: root) : nil
+    }
+
+    /// An engine that writes to sysfs under the root (or to `writer`: a simulated kernel), journals, and keeps
+    /// assignments in the state directory. With `journaled: false` (planning only) no journal is opened.
+    func makeEngine(root: SysfsRoot, journaled: Bool, writer: (any SysfsAttributeWriter)? = nil) throws -> (Engine, JournalWriter?, PolicyBinding) {
         let policy = try loadPolicy()
         let binding = PolicyBinding(policy: policy, sysfs: root, proc: SysfsRoot(procRoot))
-        var writer: JournalWriter?
+        var journal: JournalWriter?
         if journaled {
             do {
                 var options = JournalWriter.Options()
@@ -54,18 +65,18 @@ struct EngineOptions: ParsableArguments {
                 if !noJournald && SysfsRoot("/run/systemd/journal").existsWithoutFollowing("socket") {
                     options.mirror = JournalMirror()
                 }
-                writer = try JournalWriter(directory: journal, options: options)
+                journal = try JournalWriter(directory: self.journal, options: options)
             } catch {
-                throw CommandFailure("cannot open the journal in \(journal): \(error) (is the agent running? it holds the journal)")
+                throw CommandFailure("cannot open the journal in \(self.journal): \(error) (is the agent running? it holds the journal)")
             }
         }
         let graph = try scanGraph(root)
         let engine = try Engine(Engine.Configuration(
-            root: root, writer: root, journal: writer, store: AssignmentStore(directory: stateDirectory),
+            root: root, writer: writer ?? root, journal: journal, store: AssignmentStore(directory: stateDirectory),
             verdicts: { binding.verdicts(for: $0) }, sriovRules: binding.sriovRules,
             staticAssignments: binding.staticAssignments(in: graph),
             stepTimeout: .milliseconds(Int(stepTimeout * 1000))))
-        return (engine, writer, binding)
+        return (engine, journal, binding)
     }
 }
 

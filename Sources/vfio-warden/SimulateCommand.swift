@@ -61,7 +61,7 @@ struct SimulateCommand: AsyncParsableCommand {
             source = try GlobalOptions(sysfsRoot: sysfsRoot).resolvedRoot()
         }
         let host = try SimulationHost.prepare(in: directory, sysfs: source?.root, proc: procRoot.map(SysfsRoot.init), journal: journal)
-        let kernel = SimulatedKernel(tree: SysfsTree(existingAt: host.sys), devDirectory: host.dev)
+        let kernel = try SimulatedKernelOption.kernel(over: host.sys, devDirectory: host.dev)
         _ = kernel.takeEmittedEvents()
         let writer: JournalWriter
         do {

@@ -26,7 +26,13 @@ struct StatusCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard let connection = ControlClient.connectIfAnswering(controlSocket) else {
+        let answering: Int32?
+        do {
+            answering = try ControlClient.connectIfAnswering(controlSocket)
+        } catch {
+            throw CommandFailure("cannot ask the agent: \(error)")
+        }
+        guard let connection = answering else {
             throw CommandFailure("no agent answers at \(controlSocket) (is `vfio-warden agent` running? see --control-socket)")
         }
         let reply: ControlReplySummary

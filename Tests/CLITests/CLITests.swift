@@ -96,10 +96,14 @@ enum CLI {
         var errors: String
     }
 
-    static func run(_ arguments: [String]) throws -> Result {
+    /// Runs the executable with `arguments`, and `environment` added to this process's environment.
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path!)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let output = Pipe()
         let errors = Pipe()
         process.standardOutput = output

@@ -35,7 +35,7 @@ import Enforcement
 
     /// An engine holding the e1000's group for vm1, and the agent's services around it.
     func start(_ host: TestHost, watchdogMicroseconds: UInt64? = nil, limit: Int? = nil, resync: Duration? = nil,
-               policyPath: String? = nil, loaded: @escaping @Sendable (PolicyBinding) -> Void = { _ in }) async throws -> Running {
+               policyPath: String? = nil, settled: @escaping @Sendable (PolicyReload.Outcome) -> Void = { _ in }) async throws -> Running {
         let journal = try JournalWriter(directory: host.journalDirectory)
         let engine = try host.makeEngine(journal: journal, stepTimeout: .seconds(60))
         _ = await engine.start(version: "test")
@@ -51,7 +51,7 @@ import Enforcement
         let (reloads, reloadInput) = AsyncStream.makeStream(of: Void.self)
         let follower = EventFollowerService(runtime: runtime, events: events, limit: limit) { eventInput.finish() }
         let reload = PolicyReloadService(runtime: runtime, requests: reloads, path: policyPath, sysfs: host.root,
-                                         proc: SysfsRoot(host.directory + "/proc"), loaded: loaded)
+                                         proc: SysfsRoot(host.directory + "/proc"), settled: settled)
         let group = AgentServiceGroup.make(runtime: runtime, follower: follower, reload: reload, control: nil,
                                            resyncInterval: resync, deadline: nil, statusPeriod: .seconds(3600), signals: [])
         let task = Task { try await group.run() }
@@ -176,19 +176,21 @@ import Enforcement
         defer { host.remove() }
         let file = host.directory + "/policy.toml"
         let bindings = LockedBox<[String]>([])
-        let running = try await start(host, policyPath: file) { binding in bindings.mutate { $0.append(binding.policy.file) } }
+        let running = try await start(host, policyPath: file) { outcome in
+            bindings.mutate { $0.append(outcome.binding?.policy.file ?? "rejected: " + (outcome.rejection ?? "?")) }
+        }
 
         try "[manage]\ndevices = [\"0000:03:01.0\", \"03:1\"]\n".write(toFile: file, atomically: true, encoding: .utf8)
         running.reloads.yield()
         #expect(try await next(running.listener) == "RELOADING=1")
         #expect(try await next(running.listener) == "READY=1\nSTATUS=enforcing: test")
-        #expect(bindings.value.isEmpty)
+        #expect(bindings.value.count == 1 && bindings.value[0].hasPrefix("rejected: reload rejected: \(file):2:"), "\(bindings.value)")
 
         try "[manage]\ndevices = [\"0000:03:01.0\", \"0000:03:02.0\"]\n".write(toFile: file, atomically: true, encoding: .utf8)
         running.reloads.yield()
         #expect(try await next(running.listener) == "RELOADING=1")
         #expect(try await next(running.listener) == "READY=1\nSTATUS=enforcing: test")
-        #expect(bindings.value == [file])
+        #expect(bindings.value.count == 2 && bindings.value.last == file, "\(bindings.value)")
 
         try await running.stop()
         running.journal.close()

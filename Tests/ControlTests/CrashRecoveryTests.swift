@@ -177,6 +177,23 @@ final class CrashableWriter: SysfsAttributeWriter {
         }
     }
 
+    @Test func anAssignWhoseWritesAllSucceededButWasNeverRecordedIsInterrupted() async throws {
+        let host = try TestHost.make()
+        defer { host.remove() }
+        let journal = try JournalWriter(directory: host.journalDirectory)
+        let engine = try host.makeEngine(journal: journal)
+        _ = await engine.start(version: "test")
+        _ = await engine.assign([TestHost.e1000], owner: "vm1", cause: .agent("test"))
+        journal.close()
+        let records = try JournalReader(directory: host.journalDirectory).records()
+        #expect(InterruptedPlan.find(in: records).isEmpty)
+        // The process died after the last write, before the assignment was saved and journaled.
+        let cut = try #require(records.lastIndex { $0.kind == .assignmentMade })
+        let interrupted = InterruptedPlan.find(in: Array(records[..<cut]))
+        #expect(interrupted.map(\.kind) == [.assign])
+        #expect(interrupted.first?.recorded == false)
+    }
+
     @Test func completedAndRolledBackPlansAreNotInterrupted() async throws {
         let host = try TestHost.make()
         defer { host.remove() }

@@ -93,7 +93,7 @@ import Enforcement
             let path = running.host.socketPath
             let reply = try await onThread {
                 try ControlClient.exchange(ControlRequest(op: .plan, devices: [TestHost.e1000], owner: "vm1", action: .assign, format: .json),
-                                           on: ControlClient.connectIfAnswering(path)!, path: path)
+                                           on: try ControlClient.connectIfAnswering(path)!, path: path)
             }
             let direct = try PlanOutput.render(await running.engine.planAssign([TestHost.e1000], owner: "vm1"), json: true)
             #expect(reply.output == direct)
@@ -116,7 +116,7 @@ import Enforcement
             #expect(replies.map(\.op) == ["status", nil, nil, "list"])
             // A client that connects and goes away mid-line harms nothing.
             try await onThread {
-                let gone = ControlClient.connectIfAnswering(path)!
+                let gone = try ControlClient.connectIfAnswering(path)!
                 try UnixSocket.sendAll(gone, Array(#"{"op":"sta"#.utf8), path: path)
                 close(gone)
             }
@@ -126,7 +126,7 @@ import Enforcement
 
     /// Several requests on one connection, a bad one and an over-long one among them: each gets its reply.
     static func pipelined(_ path: String) throws -> [ControlReplySummary] {
-            let fd = ControlClient.connectIfAnswering(path)!
+            let fd = try ControlClient.connectIfAnswering(path)!
             defer { close(fd) }
             let long = [UInt8](repeating: UInt8(ascii: "x"), count: ControlRequest.maximumLineBytes + 10)
             try UnixSocket.sendAll(fd, Array("{\"op\":\"status\"}\nnope\n".utf8) + long + [10] + Array("{\"op\":\"list\"}\n".utf8), path: path)
@@ -241,13 +241,13 @@ import Enforcement
         defer { host.remove() }
         let server = try ControlServer(path: host.socketPath) { _, _ in Array("{}\n".utf8) }
         server.start()
-        let idle = try #require(ControlClient.connectIfAnswering(host.socketPath))
+        let idle = try #require(try ControlClient.connectIfAnswering(host.socketPath))
         defer { close(idle) }
         // An idle connection's thread is blocked in recv(2): stop() must still end it.
         try await Task.sleep(for: .milliseconds(50))
         server.stop()
         #expect(access(host.socketPath, F_OK) != 0)
-        #expect(ControlClient.connectIfAnswering(host.socketPath) == nil)
+        #expect(try ControlClient.connectIfAnswering(host.socketPath) == nil)
         #expect(await server.waitForRequests(timeout: .seconds(1)))
     }
 }

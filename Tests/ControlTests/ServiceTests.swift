@@ -112,6 +112,9 @@ final class NotifyListener: @unchecked Sendable {
         let rejected = await PolicyReload.reload(engine: engine, journal: journal, path: file, sysfs: host.root, proc: SysfsRoot(host.directory + "/proc"))
         #expect(rejected.binding == nil)
         #expect(rejected.message.contains("rejected"))
+        // One line for systemd's STATUS=: the file, the first error's position, the old policy in force.
+        #expect(rejected.rejection == "reload rejected: \(file):2:28: 1 error, the previous policy stays in force")
+        #expect(loaded.rejection == nil)
         // The old policy stays in force.
         #expect(await engine.context().verdicts[TestHost.e1000].managedBy != nil)
 

@@ -133,6 +133,40 @@ import SimulatedKernel
         ])
     }
 
+    @Test func aQuarantinedSiblingStaysQuarantinedAtTheNextResync() throws {
+        let (_, assignment) = try #require(Planner.assign([Self.e1000], owner: "vm1", siblings: .none,
+                                                          in: Self.context(managed: [Self.e1000, Self.virtio])).first)
+        #expect(try #require(assignment).members.first { $0.identity.address == Self.virtio }?.keptOn == "none")
+        let quarantined = Self.q35Graph { devices in
+            for index in devices.indices where devices[index].address == Self.e1000 {
+                devices[index].driver = "vfio-pci"
+                devices[index].driverOverride = "vfio-pci"
+            }
+            for index in devices.indices where devices[index].address == Self.virtio {
+                devices[index].driver = nil
+                devices[index].driverOverride = "none"
+            }
+        }
+        var held = Self.context(graph: quarantined, managed: [Self.e1000, Self.virtio])
+        held.assignments = AssignmentTable([try #require(assignment)])
+        #expect(Planner.enforceAll(in: held).isEmpty)
+    }
+
+    @Test func anUnboundMemberWhoseOverrideNamesVFIOIsProbed() throws {
+        let context = Self.context(managed: [Self.e1000, Self.virtio])
+        let (_, assignment) = try #require(Planner.assign([Self.e1000], owner: "vm1", in: context).first)
+        // An isolation cut short between the unbind and the probe.
+        let halfDone = Self.q35Graph { devices in
+            for index in devices.indices where [Self.e1000, Self.virtio].contains(devices[index].address) {
+                devices[index].driver = devices[index].address == Self.e1000 ? nil : "vfio-pci"
+                devices[index].driverOverride = "vfio-pci"
+            }
+        }
+        var held = Self.context(graph: halfDone, managed: [Self.e1000, Self.virtio])
+        held.assignments = AssignmentTable([try #require(assignment)])
+        #expect(Planner.enforce(Self.e1000, in: held)?.steps.map(\.description) == ["0000:03:01.0: probe drivers, expect vfio-pci"])
+    }
+
     @Test func releaseRestoresEachMembersOriginalDriver() throws {
         let context = Self.context(managed: [Self.e1000, Self.virtio])
         let (_, assignment) = try #require(Planner.assign([Self.e1000], owner: "vm1", in: context).first)

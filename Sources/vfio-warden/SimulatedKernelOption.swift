@@ -1,0 +1,35 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SimulatedKernel
+import Sysfs
+
+/// FOR TESTS ONLY: `--simulated-kernel` (hidden) makes `assign`, `release` and `agent` write through a
+/// ``SimulatedKernel`` over the `--sysfs-root` tree instead of writing the tree's files, so a process that is
+/// killed mid-way (see ``CrashPoint``) leaves the tree as the kernel would have, and the next process, over the
+/// same tree, sees it. The agent then takes its events from that kernel, not udev (see `AgentCommand`).
+///
+/// `VFIO_WARDEN_SIMULATED_WRITE_LOG=FILE` (here and in `simulate`): every write the simulated kernel receives
+/// is appended to FILE (``SimulatedKernel/writeLog``).
+enum SimulatedKernelOption {
+    static let writeLogVariable = "VFIO_WARDEN_SIMULATED_WRITE_LOG"
+
+    /// The write log named by the environment, `nil` when unset or empty.
+    static var writeLog: String? {
+        getenv(writeLogVariable).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// A simulated kernel over the tree at `root`. Refuses the machine's own `/sys`: the simulated kernel writes
+    /// the tree's files directly.
+    static func kernel(over root: SysfsRoot, devDirectory: String? = nil) throws -> SimulatedKernel {
+        var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let real = realpath(root.path, &resolved) != nil ? String(cString: resolved) : root.path
+        guard real != "/sys", !real.hasPrefix("/sys/") else {
+            throw CommandFailure("--simulated-kernel is for tests: it rewrites the files of --sysfs-root, which must be a simulated tree, not \(real)")
+        }
+        guard root.existsWithoutFollowing(PCIPaths.devices) else {
+            throw CommandFailure("--simulated-kernel: \(root.path) is not a sysfs tree (no \(PCIPaths.devices))")
+        }
+        return SimulatedKernel(tree: SysfsTree(existingAt: root), devDirectory: devDirectory, writeLog: writeLog)
+    }
+}
