@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // libudev, through pkg-config; Debian's libudev-dev provides it.
@@ -72,11 +73,15 @@ let package = Package(
             name: "Agent",
             dependencies: ["Sysfs", "Topology", "Enforcement", "Journal", "Policy"]
         ),
-        // The agent as a service: the control socket (protocol, server, client), sd_notify, the run lock, SIGHUP reload.
+        // The agent as a service: the control socket (protocol, server, client), sd_notify, the run lock, SIGHUP reload,
+        // and the agent's services run by swift-service-lifecycle's ServiceGroup.
         .target(
             name: "Control",
             dependencies: ["Agent", "Enforcement", "Journal", "Policy", "Reports", "Sysfs", "Topology",
-                           .product(name: "Crypto", package: "swift-crypto")]
+                           .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "UnixSignals", package: "swift-service-lifecycle")]
         ),
         // `simulate`: scenarios played against the real engine on the simulated kernel.
         .target(
@@ -125,7 +130,9 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: []),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Agent", "Journal", "Policy", "SimulatedKernel", "Sysfs", "Topology"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Enforcement", "Journal", "Topology", "Sysfs", "SimulatedKernel"]),
-        .testTarget(name: "ControlTests", dependencies: ["Control", "Agent", "Enforcement", "Journal", "Policy", "Topology", "Sysfs", "SimulatedKernel"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "Agent", "Enforcement", "Journal", "Policy", "Topology", "Sysfs", "SimulatedKernel",
+                                                        .product(name: "Logging", package: "swift-log"),
+                                                        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(name: "EnforcementTests", dependencies: ["Enforcement", "Topology", "Sysfs", "SimulatedKernel"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Topology", "Sysfs", "SimulatedKernel"]),
         .testTarget(name: "HostUseTests", dependencies: ["Topology", "Sysfs", "SimulatedKernel"]),

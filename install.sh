@@ -21,6 +21,7 @@
 #   /etc/libvirt/hooks/qemu                       only with --with-libvirt-hook
 #   /etc/vfio-warden/policy.toml                  only if absent: the example, every line commented (monitor-only)
 #   PREFIX/share/doc/vfio-warden/policy.example.toml
+#   PREFIX/share/vfio-warden/node-labels.sh       the Kubernetes node-labels sidecar (contrib/kubernetes)
 #   PREFIX/share/bash-completion/completions/vfio-warden
 #   PREFIX/share/zsh/site-functions/_vfio-warden
 #   PREFIX/share/fish/vendor_completions.d/vfio-warden.fish
@@ -101,6 +102,8 @@ if [ "$mode" = uninstall ]; then
     remove "$unitdir/vfio-warden-metrics.timer"
     if [ -f "$(D "$hookfile")" ] && grep -q "$marker" "$(D "$hookfile")"; then remove "$hookfile"; fi
     remove "$datadir/doc/vfio-warden/policy.example.toml"
+    remove "$datadir/vfio-warden/node-labels.sh"
+    rmdir "$(D "$datadir/vfio-warden")" 2>/dev/null || true
     remove "$datadir/bash-completion/completions/vfio-warden"
     remove "$datadir/zsh/site-functions/_vfio-warden"
     remove "$datadir/fish/vendor_completions.d/vfio-warden.fish"
@@ -136,6 +139,7 @@ put 0644 "$here/contrib/systemd/vfio-warden-metrics.timer" "$unitdir/vfio-warden
 
 # The policy: the example, commented out, so that a first install changes nothing on the host (monitor-only).
 put 0644 "$here/contrib/policy.example.toml" "$datadir/doc/vfio-warden/policy.example.toml"
+put 0755 "$here/contrib/kubernetes/node-labels.sh" "$datadir/vfio-warden/node-labels.sh"
 if [ -e "$(D "$policy")" ]; then
     printf 'kept %s (exists)\n' "$policy"
 else

@@ -93,7 +93,7 @@ public struct InterruptedPlan: Sendable, Equatable {
 extension Engine {
     /// Start-up reconciliation after a crash: for each plan the previous run left unfinished (see
     /// ``InterruptedPlan/find(in:)``), with sysfs as it is now, finish it or roll it back, and journal what was
-    /// done. An interrupted assign is finished (the group ends isolated for its owner) when the planner allows it,
+    /// done: one `recovery` record per plan (its outcome and the devices it had touched). An interrupted assign is finished (the group ends isolated for its owner) when the planner allows it,
     /// and rolled back to the drivers the journal recorded otherwise; an interrupted release is finished; an
     /// interrupted enforcement or `[[sriov]]` rule is left to ``start(version:)``, which enforces everything.
     ///
@@ -106,12 +106,14 @@ extension Engine {
             let label = "plan \(entry.plan.planID) (\(entry.plan.reason)) was interrupted by the agent's end"
             let cause = Cause.agent("crash recovery: \(label)")
             let devices = entry.plan.group.devices.filter { graph.devices[$0] != nil }
-            var outcome: String
+            var outcome: Recovery.Outcome
+            var detail: String
             switch entry.kind {
             case .assign:
                 let owner = entry.plan.owner ?? "?"
                 if let held = assignments.assignments.first(where: { $0.owner == owner && devices.allSatisfy($0.covers) }), !devices.isEmpty {
-                    outcome = "the assignment to \(held.owner) was already recorded; enforcement puts the group back"
+                    outcome = .alreadyRecorded
+                    detail = "the assignment to \(held.owner) was already recorded; enforcement puts the group back"
                     break
                 }
                 let targets = Array(Set(entry.plan.steps.map(\.device)).intersection(devices)).sorted()
@@ -126,16 +128,22 @@ extension Engine {
                 let finished = await assign(requested, owner: owner, siblings: siblings, cause: cause, originals: originals)
                 report.merge(finished)
                 if !finished.actions.isEmpty && finished.actions.allSatisfy({ $0.result.outcome == .completed }) {
-                    outcome = "finished: the group is isolated for \(owner)"
+                    outcome = .finished
+                    detail = "the group is isolated for \(owner)"
                 } else {
                     let rollback = rollbackPlan(entry)
                     if rollback.steps.isEmpty {
-                        outcome = "could not be finished, and nothing needs undoing"
+                        outcome = .nothingToUndo
+                        detail = "could not be finished, and nothing needs undoing"
                     } else {
                         let result = await execute(rollback, cause: cause, reason: "roll back interrupted plan \(entry.plan.planID)", into: &report)
-                        outcome = result.outcome == .completed
-                            ? "could not be finished; rolled back to the drivers the members had"
-                            : "could not be finished, and rolling back failed: \(result.failure?.message ?? "?")"
+                        if result.outcome == .completed {
+                            outcome = .rolledBack
+                            detail = "could not be finished; rolled back to the drivers the members had"
+                        } else {
+                            outcome = .failed
+                            detail = "could not be finished, and rolling back failed: \(result.failure?.message ?? "?")"
+                        }
                     }
                 }
             case .release:
@@ -144,16 +152,27 @@ extension Engine {
                         assignments.assignments.contains { $0.owner == owner && $0.covers(address) }
                     }, cause: cause)
                     report.merge(finished)
-                    outcome = finished.actions.allSatisfy({ $0.result.outcome == .completed }) ? "finished: the group is back on its drivers" : "could not be finished"
+                    if finished.actions.allSatisfy({ $0.result.outcome == .completed }) {
+                        outcome = .finished
+                        detail = "the group is back on its drivers"
+                    } else {
+                        outcome = .failed
+                        detail = "could not be finished"
+                    }
                 } else {
-                    outcome = "the release was already recorded"
+                    outcome = .alreadyRecorded
+                    detail = "the release was already recorded"
                 }
             case .enforce, .sriov, .other:
-                outcome = "left to start-up enforcement"
+                outcome = .leftToStartup
+                detail = "left to start-up enforcement"
             }
-            await record(.agentResynced(AgentResynced(changes: entry.started.count, summary: "crash recovery: \(label): \(outcome)")),
+            let touched = entry.driversBefore.map { PlannedStep(device: $0.device, operation: "recover", driverBefore: $0.driver) }
+            await record(.recovery(Recovery(planID: entry.plan.planID, reason: entry.plan.reason, group: entry.plan.group,
+                                            owner: entry.plan.owner, outcome: outcome, devices: touched, detail: detail)),
                          cause: cause, into: &report)
-            report.notes.append("crash recovery: \(label): \(outcome)")
+            let said = outcome == .finished ? "finished: \(detail)" : detail
+            report.notes.append("crash recovery: \(label): \(said)")
         }
         return report
     }

@@ -62,12 +62,12 @@ public struct ControlService: Sendable {
         let json = request.format == .json
         switch request.op {
         case .assign:
-            let report = await changes.run { [engine] in
+            let report = await changes.run("control: \(request.summary)") { [engine] in
                 await engine.assign(request.devices, owner: request.owner ?? "", siblings: request.quarantine, cause: cause)
             }
             return try executed(report, json: json)
         case .release:
-            let report = await changes.run { [engine] in
+            let report = await changes.run("control: \(request.summary)") { [engine] in
                 await engine.release(owner: request.owner, addresses: request.devices, cause: cause)
             }
             return try executed(report, json: json)

@@ -16,6 +16,9 @@ public enum RecordKind: String, Codable, Sendable, CaseIterable {
     case agentStopped = "agent_stopped"
     case agentResynced = "agent_resynced"
     case recordRefused = "record_refused"
+    /// Start-up crash recovery: what became of one plan the previous run left unfinished. Last, so that the other
+    /// kinds keep their ``messageID``.
+    case recovery = "recovery"
 
     /// The journald `MESSAGE_ID` of the kind: a fixed 128-bit id, so `journalctl MESSAGE_ID=...` finds every record of it.
     public var messageID: String {
@@ -185,7 +188,13 @@ public struct AgentStarted: Codable, Sendable, Equatable {
 
 public struct AgentStopped: Codable, Sendable, Equatable {
     public var reason: String
-    public init(reason: String) { self.reason = reason }
+    /// What was running when the stop began (`udev bind 0000:03:01.0`, `control: assign ...`): the agent let it
+    /// finish (the executor completes a plan or rolls it back) before it stopped. Absent when nothing was.
+    public var inFlight: [String]?
+    public init(reason: String, inFlight: [String]? = nil) {
+        self.reason = reason
+        self.inFlight = inFlight.flatMap { $0.isEmpty ? nil : $0 }
+    }
 }
 
 public struct AgentResynced: Codable, Sendable, Equatable {
@@ -193,6 +202,44 @@ public struct AgentResynced: Codable, Sendable, Equatable {
     public var changes: Int
     public var summary: String
     public init(changes: Int, summary: String) { self.changes = changes; self.summary = summary }
+}
+
+/// Start-up crash recovery of one plan the previous run journaled (`action_planned`) but never finished.
+public struct Recovery: Codable, Sendable, Equatable {
+    /// What became of the plan.
+    public enum Outcome: String, Codable, Sendable, CaseIterable {
+        /// Carried through to its end against sysfs as it is now.
+        case finished
+        /// Could not be finished; the members went back to the drivers the journal recorded.
+        case rolledBack = "rolled_back"
+        /// Its outcome was already recorded (the assignment held, the release done): nothing to do.
+        case alreadyRecorded = "already_recorded"
+        /// Could not be finished, and it had changed nothing that needed undoing.
+        case nothingToUndo = "nothing_to_undo"
+        /// Neither finishing nor rolling back succeeded.
+        case failed
+        /// An enforcement or `[[sriov]]` plan: start-up enforcement, which redoes every such plan, takes it over.
+        case leftToStartup = "left_to_startup"
+
+        /// `rolled back`: the raw value in words.
+        public var words: String { String(rawValue.map { $0 == "_" ? " " : $0 }) }
+    }
+
+    /// The interrupted plan's id (in the previous run) and its reason (`assign to vm1`, `release from vm1`, ...).
+    public var planID: UInt64
+    public var reason: String
+    public var group: GroupRef
+    public var owner: String?
+    public var outcome: Outcome
+    /// The devices the interrupted plan had started steps on, with the driver each had before it.
+    public var devices: [PlannedStep]
+    /// One sentence: what was done, or why it failed.
+    public var detail: String
+    public init(planID: UInt64, reason: String, group: GroupRef, owner: String? = nil, outcome: Outcome,
+                devices: [PlannedStep], detail: String) {
+        self.planID = planID; self.reason = reason; self.group = group; self.owner = owner; self.outcome = outcome
+        self.devices = devices; self.detail = detail
+    }
 }
 
 /// Something the journal would not take as it came: a torn tail set aside at start, a record too large.
@@ -222,6 +269,7 @@ public enum JournalEvent: Sendable, Equatable {
     case agentStopped(AgentStopped)
     case agentResynced(AgentResynced)
     case recordRefused(RecordRefused)
+    case recovery(Recovery)
 
     public var kind: RecordKind {
         switch self {
@@ -239,6 +287,7 @@ public enum JournalEvent: Sendable, Equatable {
         case .agentStopped: .agentStopped
         case .agentResynced: .agentResynced
         case .recordRefused: .recordRefused
+        case .recovery: .recovery
         }
     }
 
@@ -249,6 +298,7 @@ public enum JournalEvent: Sendable, Equatable {
         if let device = primaryDevice { add(device) }
         for d in group?.devices ?? [] { add(d) }
         if case .actionPlanned(let plan) = self { for s in plan.steps { add(s.device) } }
+        if case .recovery(let recovery) = self { for s in recovery.devices { add(s.device) } }
         return result
     }
 
@@ -270,6 +320,7 @@ public enum JournalEvent: Sendable, Equatable {
         case .groupStateChanged(let g): g.group
         case .violationDetected(let v): v.group
         case .actionPlanned(let p): p.group
+        case .recovery(let r): r.group
         case .assignmentMade(let a), .assignmentReleased(let a): a.group
         default: nil
         }
@@ -281,6 +332,7 @@ public enum JournalEvent: Sendable, Equatable {
         case .groupStateChanged(let g): g.owner
         case .violationDetected(let v): v.owner
         case .actionPlanned(let p): p.owner
+        case .recovery(let r): r.owner
         case .assignmentMade(let a), .assignmentReleased(let a): a.owner
         default: nil
         }
@@ -301,6 +353,7 @@ public enum JournalEvent: Sendable, Equatable {
         case .agentStopped(let p): try c.encode(p, forKey: key)
         case .agentResynced(let p): try c.encode(p, forKey: key)
         case .recordRefused(let p): try c.encode(p, forKey: key)
+        case .recovery(let p): try c.encode(p, forKey: key)
         }
     }
 
@@ -320,6 +373,7 @@ public enum JournalEvent: Sendable, Equatable {
         case .agentStopped: .agentStopped(try c.decode(AgentStopped.self, forKey: key))
         case .agentResynced: .agentResynced(try c.decode(AgentResynced.self, forKey: key))
         case .recordRefused: .recordRefused(try c.decode(RecordRefused.self, forKey: key))
+        case .recovery: .recovery(try c.decode(Recovery.self, forKey: key))
         }
     }
 }

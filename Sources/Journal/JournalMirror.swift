@@ -67,6 +67,7 @@ public final class JournalMirror: Sendable {
         case .violationDetected, .recordRefused: 4
         case .policyRejected: 3
         case .stepFinished(let s): s.succeeded ? 6 : 3
+        case .recovery(let r): r.outcome == .failed ? 3 : 5
         case .groupStateChanged(let g): g.to == .violated ? 4 : 5
         case .assignmentMade, .assignmentReleased, .policyLoaded, .agentStarted, .agentStopped: 5
         default: 6

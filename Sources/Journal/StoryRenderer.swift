@@ -43,9 +43,13 @@ public enum StoryRenderer {
         case .agentStarted(let a):
             return "agent \(a.version) started (pid \(a.pid))"
         case .agentStopped(let a):
-            return "agent stopped: \(a.reason)"
+            return "agent stopped: \(a.reason)" + (a.inFlight.map { "; finished first: " + $0.joined(separator: ", ") } ?? "")
         case .agentResynced(let r):
             return "resynced with sysfs: \(r.changes) change\(r.changes == 1 ? "" : "s")" + (r.summary.isEmpty ? "" : " (\(r.summary))")
+        case .recovery(let r):
+            let devices = r.devices.map { step in "\(step.device)" + (step.driverBefore.map { " (was on \($0))" } ?? "") }
+            return "crash recovery of plan \(r.planID) (\(r.reason)) for \(r.group.label): \(r.outcome.words)"
+                + (devices.isEmpty ? "" : " [\(devices.joined(separator: ", "))]") + (r.detail.isEmpty ? "" : ": \(r.detail)")
         case .recordRefused(let r):
             return "record refused: \(r.reason)" + (r.setAsideAs.map { "; set aside as \($0)" } ?? "")
         }

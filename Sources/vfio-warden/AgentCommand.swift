@@ -10,6 +10,7 @@ import SimulatedKernel
 import Sysfs
 import Topology
 import Udev
+import UnixSignals
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,8 +31,10 @@ struct AgentCommand: AsyncParsableCommand {
             of an assigned group (or a new VF appears under a [[sriov]] PF), set driver_override, unbind it and \
             probe it back to vfio-pci. Events lost to a full socket buffer (ENOBUFS) and --resync-interval trigger \
             a full rescan. Every transition goes to the journal first (write-ahead). SIGHUP reloads the policy (an \
-            invalid one is rejected and the old one kept). SIGTERM or SIGINT stops it after the step in flight, \
-            journaling the stop.
+            invalid one is rejected and the old one kept). SIGTERM or SIGINT stops it gracefully (STOPPING=1): no \
+            new event or request is taken, the step in flight finishes (or the executor rolls its plan back), and \
+            agent_stopped is journaled with the signal and what was in flight; one that comes during start-up \
+            stops it once start-up is done.
             """
     )
 
@@ -79,6 +82,10 @@ struct AgentCommand: AsyncParsableCommand {
             throw CommandFailure("cannot start the agent: \(error)")
         }
         defer { lock.release() }
+        // From here on SIGTERM and SIGINT no longer kill: one that comes during start-up reconciliation stops the
+        // agent once it is done.
+        let stopSignals = await UnixSignalsSequence(trapping: AgentServiceGroup.stopSignals)
+        let reloads = await UnixSignalsSequence(trapping: .sighup)
         let readGID: UInt32?
         do {
             readGID = try readGroup.map { name throws(ControlSocketError) in try ControlAccess.resolveGroup(name) }
@@ -100,27 +107,6 @@ struct AgentCommand: AsyncParsableCommand {
             "sysfs_root": "\(root.root)", "policy": "\(binding.policy.file)", "journal": "\(self.engine.journal)",
             "monitor_only": "\(binding.policy.isMonitorOnly)", "source": "\(source.rawValue)", "run_dir": "\(runDirectory)",
         ])
-        // Crash recovery: plans the previous run journaled but never finished.
-        if let records = try? JournalReader(directory: self.engine.journal).records() {
-            log(await engine.recoverInterruptedPlans(from: records), logger)
-        }
-        log(await engine.start(version: VersionInfo.version), logger)
-        if let kernel {
-            // On a simulated kernel nothing but the agent's own writes makes events: handle them until none are
-            // left, then stop. A one-shot agent (start-up reconciliation and its consequences), for crash tests.
-            for _ in 0..<64 {
-                let events = kernel.takeEmittedEvents()
-                if events.isEmpty { break }
-                for event in events { log(await engine.handle(.device(event)), logger) }
-            }
-            _ = try? await journal?.append(.agentStopped(AgentStopped(reason: "done")), cause: .agent("done"))
-            logger.info("agent stopped", metadata: ["reason": "done (simulated kernel, no events left)"])
-            return
-        }
-        // Created whenever no simulated kernel is.
-        let monitor = udevMonitor!
-        let graph = await engine.graph
-
         let agentInfo = AgentStatus.Agent(version: VersionInfo.version, pid: getpid(), startedAt: Int64(time(nil)),
                                           policy: binding.policy.file, monitorOnly: binding.policy.isMonitorOnly,
                                           sysfsRoot: "\(root.root)", journal: self.engine.journal)
@@ -140,6 +126,28 @@ struct AgentCommand: AsyncParsableCommand {
         }
         // Everything that changes state (udev events, resyncs, reloads, control requests) passes one at a time.
         let gate = SerialGate()
+        let runtime = AgentRuntime(engine: engine, journal: journal, gate: gate, notifier: notifier, logger: logger, statusLine: status)
+        // Crash recovery: plans the previous run journaled but never finished.
+        if let records = try? JournalReader(directory: self.engine.journal).records() {
+            runtime.log(await engine.recoverInterruptedPlans(from: records))
+        }
+        runtime.log(await engine.start(version: VersionInfo.version))
+        if let kernel {
+            // On a simulated kernel nothing but the agent's own writes makes events: handle them until none are
+            // left, then stop. A one-shot agent (start-up reconciliation and its consequences), for crash tests.
+            for _ in 0..<64 {
+                let events = kernel.takeEmittedEvents()
+                if events.isEmpty { break }
+                for event in events { runtime.log(await engine.handle(.device(event))) }
+            }
+            _ = try? await journal?.append(.agentStopped(AgentStopped(reason: "done")), cause: .agent("done"))
+            logger.info("agent stopped", metadata: ["reason": "done (simulated kernel, no events left)"])
+            return
+        }
+        // Created whenever no simulated kernel is.
+        let monitor = udevMonitor!
+        let graph = await engine.graph
+
         var server: ControlServer?
         if !noControlSocket {
             let path = controlSocket ?? runDirectory + "/control.sock"
@@ -157,103 +165,41 @@ struct AgentCommand: AsyncParsableCommand {
             logger.info("control socket", metadata: ["path": "\(path)", "read_group": "\(readGroup ?? "-")"])
         }
         let summary = await status()
-        notify(logger) { try notifier.ready(status: summary) }
+        runtime.notify { try notifier.ready(status: summary) }
         logger.info("ready", metadata: ["devices": "\(graph.devices.count)", "groups": "\(graph.groups.count)", "status": "\(summary)"])
 
-        let stop = StopSignal()
-        let hangup = HangupSignal()
-        let limit = count
-        let interval = resyncInterval
-        let policyPath = self.engine.policyPath
-        let procRoot = SysfsRoot(self.engine.procRoot)
-        let sysfs = root.root
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                var seen = 0
-                for await event in monitor.events {
-                    log(await gate.run { await engine.handle(event) }, logger)
-                    if case .device = event { seen += 1 }
-                    if let limit, seen >= limit { return }
-                }
+        let reload = PolicyReloadService(runtime: runtime, requests: reloads, path: self.engine.policyPath, sysfs: root.root,
+                                         proc: SysfsRoot(self.engine.procRoot)) { outcome in
+            if let binding = outcome.binding {
+                policyState.binding = binding
+                policyState.rejection = nil
+            } else {
+                policyState.rejection = outcome.rejection
             }
-            if interval > 0 {
-                group.addTask {
-                    while !Task.isCancelled {
-                        try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
-                        log(await gate.run { await engine.resync() }, logger)
-                        let line = await status()
-                        notify(logger) { try notifier.status(line) }
-                    }
-                }
-            }
-            if let period = notifier.watchdogInterval {
-                group.addTask {
-                    while !Task.isCancelled {
-                        // Only a live engine pings: a wedged actor lets systemd's watchdog restart the agent.
-                        _ = await engine.graph
-                        notify(logger) { try notifier.watchdog() }
-                        try await Task.sleep(for: period)
-                    }
-                }
-            }
-            if notifier.socketPath != nil {
-                group.addTask {
-                    while !Task.isCancelled {
-                        try await Task.sleep(for: .seconds(10))
-                        let line = await status()
-                        notify(logger) { try notifier.status(line) }
-                    }
-                }
-            }
-            group.addTask {
-                for await _ in hangup.events {
-                    notify(logger) { try notifier.reloading() }
-                    let outcome = await gate.run {
-                        await PolicyReload.reload(engine: engine, journal: journal, path: policyPath, sysfs: sysfs, proc: procRoot)
-                    }
-                    if let binding = outcome.binding {
-                        policyState.binding = binding
-                        policyState.rejection = nil
-                    } else {
-                        policyState.rejection = outcome.rejection
-                    }
-                    logger.info("SIGHUP: \(outcome.message)")
-                    if let report = outcome.report { log(report, logger) }
-                    let line = await status()
-                    notify(logger) { try notifier.send(["READY=1", "STATUS=\(line)"]) }
-                }
-            }
-            group.addTask { await stop.wait() }
-            if let timeout {
-                group.addTask { try await Task.sleep(for: .milliseconds(Int64(timeout * 1000))) }
-            }
-            try await group.next()
-            // Whatever ended first, end the others: the monitor's stream, the signal waits and the control
-            // socket's threads do not end on cancellation alone.
-            notify(logger) { try notifier.stopping(status: "stopping") }
-            server?.stop()
-            monitor.stop()
-            stop.release()
-            hangup.finish()
-            group.cancelAll()
+        }
+        let follower = EventFollowerService(runtime: runtime, events: monitor.events, limit: count) { monitor.stop() }
+        let group = AgentServiceGroup.make(
+            runtime: runtime, follower: follower, reload: reload,
+            control: server.map { ControlSocketService(server: $0, runtime: runtime) },
+            resyncInterval: resyncInterval > 0 ? .milliseconds(Int64(resyncInterval * 1000)) : nil,
+            deadline: timeout.map { .milliseconds(Int64($0 * 1000)) })
+        // The group stops on SIGTERM/SIGINT by itself once it runs; this names the signal for the journal, and
+        // stops the group for a signal that came before it ran.
+        let signalWitness = Task { await runtime.stop.watchStopSignals(stopSignals) { await group.triggerGracefulShutdown() } }
+        defer { signalWitness.cancel() }
+        do {
+            try await group.run()
+        } catch {
+            logger.error("the agent's services ended with an error: \(error)")
         }
         monitor.stop()
-        // A control request in flight finishes its plan (or its rollback) before the journal closes.
-        if let server, !(await server.waitForRequests(timeout: .seconds(60))) {
-            logger.warning("a control request was still running at stop")
-        }
-        let reason = stop.signalName.map { "received \($0)" } ?? "done"
-        _ = try? await journal?.append(.agentStopped(AgentStopped(reason: reason)), cause: .agent(reason))
-        logger.info("agent stopped", metadata: ["reason": "\(reason)"])
+        let reason = await runtime.stop.settledReason()
+        _ = try? await journal?.append(runtime.stop.event(reason: reason), cause: .agent(reason))
+        logger.info("agent stopped", metadata: ["reason": "\(reason)", "in_flight": "\(runtime.stop.inFlight)"])
     }
 }
 
-/// A systemd notification that failed is logged, never fatal.
-private func notify(_ logger: Logger, _ body: () throws -> Void) {
-    do { try body() } catch { logger.warning("sd_notify: \(error)") }
-}
-
-/// The policy in force, swapped by SIGHUP, and why the last reload was rejected (read by the status line).
+/// The policy in force, swapped by SIGHUP (read by the status line), and the last reload's rejection until one succeeds.
 private final class PolicyState: @unchecked Sendable {
     private let lock = NSLock()
     private var current: PolicyBinding
@@ -266,71 +212,5 @@ private final class PolicyState: @unchecked Sendable {
     var rejection: String? {
         get { lock.withLock { lastRejection } }
         set { lock.withLock { lastRejection = newValue } }
-    }
-}
-
-/// SIGHUP as an async sequence of reload requests (a `DispatchSource` signal source; the default action is ignored).
-final class HangupSignal: @unchecked Sendable {
-    private let source: DispatchSourceSignal
-    private let continuation: AsyncStream<Void>.Continuation
-    let events: AsyncStream<Void>
-
-    init() {
-        (events, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        signal(SIGHUP, SIG_IGN)
-        source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "vfio-warden.sighup"))
-        let continuation = continuation
-        source.setEventHandler { continuation.yield() }
-        source.resume()
-    }
-
-    func finish() {
-        continuation.finish()
-        source.cancel()
-    }
-}
-
-/// One log line per thing the engine did.
-private func log(_ report: Engine.Report, _ logger: Logger) {
-    for line in ReportText.lines(report) { logger.info("\(line)") }
-}
-
-/// SIGTERM and SIGINT, as an awaitable event (`DispatchSource` signal sources; the default action is ignored).
-final class StopSignal: @unchecked Sendable {
-    private let queue = DispatchQueue(label: "vfio-warden.signals")
-    private var sources: [DispatchSourceSignal] = []
-    private var continuation: CheckedContinuation<Void, Never>?
-    private var fired = false
-    private(set) var signalName: String?
-
-    init() {
-        for (number, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler { [weak self] in self?.fire(name) }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    private func fire(_ name: String?) {
-        guard !fired else { return }
-        fired = true
-        signalName = name
-        continuation?.resume()
-        continuation = nil
-    }
-
-    /// Ends ``wait()`` without a signal (the agent stops for another reason).
-    func release() {
-        queue.async { self.fire(nil) }
-    }
-
-    func wait() async {
-        await withCheckedContinuation { continuation in
-            queue.async {
-                if self.fired { continuation.resume() } else { self.continuation = continuation }
-            }
-        }
     }
 }

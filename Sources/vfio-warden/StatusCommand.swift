@@ -1,16 +1,29 @@
 import ArgumentParser
 import Control
+import Foundation
 
 /// `vfio-warden status`: what the running agent holds and enforces, asked over its control socket.
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Ask the running agent for every group's state, the assignments it holds and its own state.",
-        discussion: "Root, and members of the agent's --read-group, may ask. Exit status 1 when no agent answers."
+        discussion: """
+            Root, and members of the agent's --read-group, may ask. Exit status 1 when no agent answers.
+            --k8s-labels prints the node's labels (vfio-warden.io/agent, mode, version, groups-assigned, \
+            groups-host, groups-isolated, groups-violated, groups-blocked) and the annotation vfio-warden.io/groups \
+            (every group's state as JSON) as one JSON merge patch: kubectl patch node NODE --type merge -p "$(vfio-warden \
+            status --k8s-labels)". contrib/kubernetes/node-labels.sh applies it in a loop.
+            """
     )
     @Option(name: .customLong("control-socket"), help: ArgumentHelp("The agent's control socket.", valueName: "path"))
     var controlSocket: String = ControlOptions.defaultSocket
     @Flag(help: "Print JSON.") var json = false
+    @Flag(name: .customLong("k8s-labels"), help: "Print Kubernetes node labels and annotations with the groups' states, as a JSON merge patch.")
+    var kubernetesLabels = false
+
+    func validate() throws {
+        if json && kubernetesLabels { throw ValidationError("--json and --k8s-labels: choose one") }
+    }
 
     func run() throws {
         let answering: Int32?
@@ -24,11 +37,21 @@ struct StatusCommand: ParsableCommand {
         }
         let reply: ControlReplySummary
         do {
-            reply = try ControlClient.exchange(ControlRequest(op: .status, format: json ? .json : .text), on: connection, path: controlSocket)
+            reply = try ControlClient.exchange(ControlRequest(op: .status, format: json || kubernetesLabels ? .json : .text),
+                                               on: connection, path: controlSocket)
         } catch {
             throw CommandFailure("the agent at \(controlSocket) did not answer: \(error)")
         }
         guard reply.ok else { throw CommandFailure("the agent refused: \(reply.error?.message ?? "no reason given")") }
-        StandardOutput.write(reply.output ?? "")
+        guard kubernetesLabels else {
+            StandardOutput.write(reply.output ?? "")
+            return
+        }
+        do {
+            let status = try JSONDecoder().decode(AgentStatus.self, from: Data((reply.output ?? "").utf8))
+            StandardOutput.write(try NodeLabels(status).mergePatch())
+        } catch {
+            throw CommandFailure("the agent's status could not be read as labels: \(error)")
+        }
     }
 }

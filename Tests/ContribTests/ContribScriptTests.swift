@@ -192,6 +192,7 @@ func fixture(_ name: String) throws -> String {
                 "/usr/local/share/bash-completion/completions/vfio-warden",
                 "/usr/local/share/doc/vfio-warden/policy.example.toml",
                 "/usr/local/share/fish/vendor_completions.d/vfio-warden.fish",
+                "/usr/local/share/vfio-warden/node-labels.sh",
                 "/usr/local/share/zsh/site-functions/_vfio-warden",
             ]
             let pages = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("contrib/man").path)
@@ -249,5 +250,61 @@ func fixture(_ name: String) throws -> String {
             _ = try run("/bin/sh", [script, "--destdir", destdir, "--udevdir", "/usr/lib/udev", "--uninstall"])
             #expect(!FileManager.default.fileExists(atPath: destdir + "/etc/libvirt/hooks/qemu"))
         }
+    }
+}
+
+/// contrib/kubernetes/node-labels.sh against a stand-in vfio-warden (answering, or not) and a stand-in kubectl.
+@Suite struct NodeLabelsScriptTests {
+    static let script = repositoryRoot.appendingPathComponent("contrib/kubernetes/node-labels.sh").path
+    static let patch = #"{"metadata":{"annotations":{"vfio-warden.io/groups":"[]"},"labels":{"vfio-warden.io/agent":"running","vfio-warden.io/groups-assigned":"0"}}}"#
+
+    /// Runs the script once; returns its result and the calls each stand-in saw (arguments separated by `|`).
+    func runOnce(agentAnswers: Bool) throws -> (Run, warden: [String], kubectl: [String]) {
+        try withTemporaryDirectory { directory in
+            let warden = """
+                #!/bin/sh
+                (IFS='|'; printf '%s\\n' "$*") >> "\(directory)/warden.log"
+                if [ "$ANSWERS" = yes ]; then printf '%s\\n' '\(Self.patch)'; exit 0; fi
+                echo "error: no agent answers at $3" >&2; exit 1
+
+                """
+            let kubectl = """
+                #!/bin/sh
+                (IFS='|'; printf '%s\\n' "$*") >> "\(directory)/kubectl.log"
+
+                """
+            for (name, text) in [("vfio-warden", warden), ("kubectl", kubectl)] {
+                try text.write(toFile: "\(directory)/\(name)", atomically: true, encoding: .utf8)
+                try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: "\(directory)/\(name)")
+            }
+            let result = try run("/bin/sh", [Self.script, "--once"], environment: [
+                "PATH": directory + ":/usr/bin:/bin", "NODE_NAME": "node-7", "ANSWERS": agentAnswers ? "yes" : "no",
+                "CONTROL_SOCKET": "/run/vw/control.sock",
+            ])
+            func calls(_ name: String) -> [String] {
+                ((try? String(contentsOfFile: "\(directory)/\(name).log", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+            }
+            return (result, calls("warden"), calls("kubectl"))
+        }
+    }
+
+    @Test func theAgentsPatchIsAppliedToTheNode() throws {
+        let (result, warden, kubectl) = try runOnce(agentAnswers: true)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(warden == ["status|--control-socket|/run/vw/control.sock|--k8s-labels"])
+        #expect(kubectl == ["patch|node|node-7|--type|merge|-p|\(Self.patch)"])
+    }
+
+    @Test func anAgentThatDoesNotAnswerIsLabelledUnreachable() throws {
+        let (result, _, kubectl) = try runOnce(agentAnswers: false)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("no agent answers at /run/vw/control.sock"))
+        #expect(kubectl == [#"patch|node|node-7|--type|merge|-p|{"metadata":{"labels":{"vfio-warden.io/agent":"unreachable"}}}"#])
+    }
+
+    @Test func withoutNodeNameItRefusesToStart() throws {
+        let result = try run("/bin/sh", [Self.script, "--once"], environment: ["NODE_NAME": ""])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("NODE_NAME"))
     }
 }

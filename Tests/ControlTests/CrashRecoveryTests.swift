@@ -88,6 +88,14 @@ final class CrashableWriter: SysfsAttributeWriter {
         // A later start finds nothing left to recover.
         let after = try JournalReader(directory: host.journalDirectory).records()
         #expect(InterruptedPlan.find(in: after).isEmpty)
+        // The outcome has a record of its own: the plan, `finished`, and the device its step had started on.
+        let outcome = try #require(recoveries(in: after).only)
+        #expect(outcome.outcome == .finished)
+        #expect(outcome.planID == interrupted.first?.plan.planID)
+        #expect(outcome.owner == "vm1")
+        #expect(outcome.devices.map(\.device) == [TestHost.e1000])
+        #expect(outcome.devices.first?.driverBefore == "e1000")
+        #expect(after.filter { $0.kind == .agentResynced }.allSatisfy { !StoryRenderer.sentence(for: $0).contains("crash recovery") })
     }
 
     @Test func anInterruptedAssignThatMayNoLongerBeFinishedIsRolledBack() async throws {
@@ -110,6 +118,16 @@ final class CrashableWriter: SysfsAttributeWriter {
         #expect(e1000?.driver == "e1000")
         #expect(e1000?.driverOverride == nil)
         #expect(await engine.assignments.assignments.isEmpty)
+        let after = try JournalReader(directory: host.journalDirectory).records()
+        let outcome = try #require(recoveries(in: after).only)
+        #expect(outcome.outcome == .rolledBack)
+        #expect(outcome.devices.map(\.device) == [TestHost.e1000])
+        // `journal --kind recovery` finds it, and the story says what happened to which device.
+        let found = after.filter(JournalFilter(kinds: [.recovery]).matches)
+        #expect(found.count == 1)
+        let sentence = StoryRenderer.sentence(for: try #require(found.first))
+        #expect(sentence.contains("rolled back") && sentence.contains("0000:03:01.0 (was on e1000)"), "\(sentence)")
+        #expect(after.filter(JournalFilter(devices: [TestHost.e1000]).matches).contains { $0.kind == .recovery })
     }
 
     @Test func anInterruptedReleaseIsFinishedAtTheNextStart() async throws {
@@ -146,6 +164,17 @@ final class CrashableWriter: SysfsAttributeWriter {
         let graph = try TopologyGraph.scan(root: host.root)
         #expect(graph.devices[TestHost.e1000]?.driver == "e1000")
         #expect(graph.devices[TestHost.virtio]?.driver == "virtio-pci")
+        let outcome = try #require(recoveries(in: try JournalReader(directory: host.journalDirectory).records()).only)
+        #expect(outcome.outcome == .finished)
+        #expect(outcome.reason.hasPrefix("release from "))
+    }
+
+    /// The `recovery` records among `records`.
+    func recoveries(in records: [JournalRecord]) -> [Recovery] {
+        records.compactMap { record in
+            if case .recovery(let recovery) = record.event { return recovery }
+            return nil
+        }
     }
 
     @Test func anAssignWhoseWritesAllSucceededButWasNeverRecordedIsInterrupted() async throws {
@@ -180,4 +209,9 @@ final class CrashableWriter: SysfsAttributeWriter {
         #expect(records.contains { $0.kind == .actionPlanned })
         #expect(InterruptedPlan.find(in: records).isEmpty)
     }
+}
+
+extension Array {
+    /// The one element, `nil` when there are none or several.
+    var only: Element? { count == 1 ? first : nil }
 }

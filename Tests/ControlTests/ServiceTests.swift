@@ -10,7 +10,7 @@ import Enforcement
 @testable import Control
 
 /// A datagram socket the test binds, standing in for systemd's notification socket.
-final class NotifyListener {
+final class NotifyListener: @unchecked Sendable {
     let path: String
     let fd: Int32
 

@@ -50,11 +50,15 @@ func sampleEvent(_ kind: RecordKind) -> JournalEvent {
     case .agentStarted:
         .agentStarted(AgentStarted(version: "0.1.0", pid: 812))
     case .agentStopped:
-        .agentStopped(AgentStopped(reason: "SIGTERM"))
+        .agentStopped(AgentStopped(reason: "received SIGTERM", inFlight: ["udev bind 0000:03:01.0"]))
     case .agentResynced:
         .agentResynced(AgentResynced(changes: 2, summary: "0000:03:01.1 appeared"))
     case .recordRefused:
         .recordRefused(RecordRefused(reason: "torn tail", setAsideAs: "journal.torn.1", bytes: 37))
+    case .recovery:
+        .recovery(Recovery(planID: 7, reason: "assign to vm1", group: nicGroup, owner: "vm1", outcome: .rolledBack,
+                           devices: [PlannedStep(device: nic, operation: "unbind", driverBefore: "e1000e")],
+                           detail: "could not be finished; rolled back to the drivers the members had"))
     }
 }
 

@@ -743,7 +743,7 @@ _vfio-warden_metrics() {
 
 _vfio-warden_status() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--json --k8s-labels --version -h --help)
     repeating_options=()
     non_repeating_options=(--control-socket)
     __vfio-warden_offer_flags_options 0
