@@ -78,13 +78,22 @@ public struct TopologyGraph: Sendable, Equatable {
     /// `driver_override` (``DeviceReader/rereadBinding(of:)`` says why that is all such an event changes); every
     /// other event, and a PF's, re-reads the whole device.
     ///
+    /// `bind` and `unbind` of a device the graph does not hold read nothing. The kernel sends a device's `add`
+    /// before any `bind`, and the graph re-read the device for that `add` (or was scanned after it): so a device
+    /// still missing is gone (its `remove` follows), or it was added again (a new `add` follows). Only lost
+    /// events break that order, and those end in a rescan (`ENOBUFS`, the periodic resync). Most such events
+    /// come from devices removed before the agent caught up (VFs switched off, surprise removal), where a read
+    /// would only fail.
+    ///
     /// An `unbind` event carries no `DRIVER=`; the previous driver is the one the graph remembers, and the
     /// returned change shows it as the old value.
     public mutating func apply(_ event: DeviceEvent, reading root: SysfsRoot) -> GraphChange {
         let reader = DeviceReader(root: root)
-        if event.action == .bind || event.action == .unbind, let known = devices[event.address], known.sriov == nil,
-           let reread = reader.rereadBinding(of: known) {
-            return reread == known ? GraphChange() : replace([event.address: reread])
+        if event.action == .bind || event.action == .unbind {
+            guard let known = devices[event.address] else { return GraphChange() }
+            if known.sriov == nil, let reread = reader.rereadBinding(of: known) {
+                return reread == known ? GraphChange() : replace([event.address: reread])
+            }
         }
         var affected: [PCIAddress] = [event.address]
         if let pf = devices[event.address]?.physfn { affected.append(pf) }

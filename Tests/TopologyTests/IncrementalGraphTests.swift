@@ -139,6 +139,31 @@ struct SplitMix64: RandomNumberGenerator {
         }
     }
 
+    /// bind/unbind of a device the graph does not hold read nothing: the kernel's `add` comes first and is read.
+    /// Out of that order (only when events were lost) the device waits for the rescan that losing events causes.
+    @Test func bindOfAnUnknownDeviceWaitsForItsAddOrTheRescan() throws {
+        try withTemporaryRoot { root in
+            let kernel = SimulatedKernel(tree: try ExampleHosts.build(ExampleHosts.q35, at: root))
+            var graph = try TopologyGraph.scan(root: root)
+            let address = PCIAddress.literal("0000:03:05.0")
+            let events = try kernel.hotplug(DeviceSpec(address, vendor: 0x8086, device: 0x100e, classCode: 0x020000,
+                                                       driver: "e1000", group: 4, parent: .literal("0000:00:02.0")))
+            #expect(events.map(\.action) == [.add, .bind])
+            #expect(graph.apply(events[1], reading: root).isEmpty, "bind before its add: nothing read")
+            #expect(graph.devices[address] == nil)
+            for event in events { _ = graph.apply(event, reading: root) }
+            #expect(graph.devices[address]?.driver == "e1000")
+            #expect(graph == (try TopologyGraph.scan(root: root)))
+            // Its events lost: the rescan finds it.
+            let second = PCIAddress.literal("0000:03:06.0")
+            let lost = try kernel.hotplug(DeviceSpec(second, vendor: 0x8086, device: 0x100e, classCode: 0x020000,
+                                                     driver: "e1000", group: 4, parent: .literal("0000:00:02.0")))
+            _ = graph.apply(lost[1], reading: root)
+            #expect(graph.devices[second] == nil)
+            #expect(try graph.rescan(root: root).devices.map(\.address) == [second])
+        }
+    }
+
     /// Removing a bridge drops the functions behind it that are gone (found through the parent index).
     @Test func removingABridgeDropsItsSubtreeAheadOfTheirOwnEvents() throws {
         try withTemporaryRoot { root in
