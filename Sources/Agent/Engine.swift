@@ -80,8 +80,16 @@ public actor Engine {
     }
 
     /// The planner's view now.
-    public func context() -> PlannerContext {
-        let loaded = Set((try? configuration.root.list(PCIPaths.drivers)) ?? [])
+    public func context() -> PlannerContext { context(loadedDrivers: listLoadedDrivers()) }
+
+    /// The drivers registered with the PCI bus: the directories under `bus/pci/drivers`, listed afresh. Not
+    /// cached across events: sysfs (kernfs) does not move a directory's mtime when a driver registers, so a
+    /// module loaded since would go unseen; within one event, one listing serves every plan.
+    private func listLoadedDrivers() -> Set<String> {
+        Set((try? configuration.root.list(PCIPaths.drivers)) ?? [])
+    }
+
+    private func context(loadedDrivers loaded: Set<String>) -> PlannerContext {
         let verdicts = verdictCache ?? configuration.verdicts(graph)
         verdictCache = verdicts
         return PlannerContext(graph: graph, verdicts: verdicts, assignments: assignments,
@@ -180,18 +188,19 @@ public actor Engine {
             if let group = graph.devices[change.address]?.iommuGroup { touched.insert(group) }
         }
         // The device itself, and any member of its group (a hot-plugged device joins an assigned group).
-        let candidates = [device.address] + (graph.devices[device.address]?.iommuGroup.map { graph.members(ofGroup: $0).map(\.address) } ?? [])
+        let candidates = [device.address] + (graph.devices[device.address]?.iommuGroup.flatMap { graph.groups[$0]?.members } ?? [])
         var seen = Set<PCIAddress>()
+        let loaded = listLoadedDrivers()
         for address in candidates where seen.insert(address).inserted {
             // A host driver can win the race against our probe (someone binding it by hand right after the unbind
             // we are reacting to): then it is a violation now, and the next plan unbinds it. A few rounds at most.
             for _ in 0..<3 {
-                guard let plan = Planner.enforce(address, in: context()) else { break }
+                guard let plan = Planner.enforce(address, in: context(loadedDrivers: loaded)) else { break }
                 let result = await enforce(plan, cause: cause, into: &report)
                 guard result?.failure?.kind == .claimedMeanwhile else { break }
             }
         }
-        await updateStates(touched, into: &report, cause: cause)
+        await updateStates(touched, into: &report, cause: cause, loadedDrivers: loaded)
         report.durationNanoseconds = nanoseconds(clock.now - started)
         return report
     }
@@ -317,8 +326,8 @@ public actor Engine {
 
     // MARK: State and journal
 
-    private func updateStates(_ groups: Set<Int>?, into report: inout Report, cause: Cause) async {
-        let context = context()
+    private func updateStates(_ groups: Set<Int>?, into report: inout Report, cause: Cause, loadedDrivers: Set<String>? = nil) async {
+        let context = context(loadedDrivers: loadedDrivers ?? listLoadedDrivers())
         let numbers = groups.map { Array($0).sorted() } ?? context.graph.sortedGroups.map(\.number)
         for number in numbers {
             guard context.graph.groups[number] != nil else {

@@ -52,14 +52,47 @@ public struct Assignment: Sendable, Hashable, Codable {
 
 /// Every assignment in force, as a value the planner reads.
 public struct AssignmentTable: Sendable, Hashable, Codable {
-    public var assignments: [Assignment]
-
-    public init(_ assignments: [Assignment] = []) { self.assignments = assignments }
-
-    /// The assignment that covers `address`, if any.
-    public func assignment(covering address: PCIAddress) -> Assignment? {
-        assignments.first { $0.covers(address) }
+    public var assignments: [Assignment] {
+        didSet { coveringIndex = Self.index(assignments) }
     }
+    /// For each member address, the first assignment in `assignments` that covers it: the planner asks this for
+    /// every device of every event. Derived from `assignments` (not encoded, not compared).
+    private var coveringIndex: [PCIAddress: Int]
+
+    public init(_ assignments: [Assignment] = []) {
+        self.assignments = assignments
+        coveringIndex = Self.index(assignments)
+    }
+
+    /// The assignment that covers `address`, if any (the first, should two cover it).
+    public func assignment(covering address: PCIAddress) -> Assignment? {
+        coveringIndex[address].map { assignments[$0] }
+    }
+
+    private static func index(_ assignments: [Assignment]) -> [PCIAddress: Int] {
+        var index: [PCIAddress: Int] = [:]
+        for (position, assignment) in assignments.enumerated() {
+            for member in assignment.members where index[member.identity.address] == nil {
+                index[member.identity.address] = position
+            }
+        }
+        return index
+    }
+
+    private enum CodingKeys: String, CodingKey { case assignments }
+
+    public init(from decoder: any Decoder) throws {
+        self.init(try decoder.container(keyedBy: CodingKeys.self).decode([Assignment].self, forKey: .assignments))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(assignments, forKey: .assignments)
+    }
+
+    public static func == (lhs: AssignmentTable, rhs: AssignmentTable) -> Bool { lhs.assignments == rhs.assignments }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(assignments) }
 
     /// Assignments held by `owner`.
     public func assignments(of owner: String) -> [Assignment] {

@@ -36,8 +36,8 @@ public struct PlannerContext: Sendable {
     public func assignmentHolding(_ device: PCIDevice) -> Assignment? {
         if let direct = assignments.assignment(covering: device.address) { return direct }
         guard let group = device.iommuGroup else { return nil }
-        for member in graph.members(ofGroup: group) where member.address != device.address {
-            if let assignment = assignments.assignment(covering: member.address) { return assignment }
+        for member in graph.groups[group]?.members ?? [] where member != device.address {
+            if let assignment = assignments.assignment(covering: member) { return assignment }
         }
         return nil
     }

@@ -23,6 +23,16 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
 
     /// Parses an address, or throws an error that says what was wrong with it.
     public static func parse(_ text: some StringProtocol) throws(PCIAddressError) -> PCIAddress {
+        // Every uevent and every scanned device name goes through here: well-formed text is read from its UTF-8
+        // bytes without allocating; anything else takes the splitting path below, which says what is wrong.
+        let fast = text.utf8.withContiguousStorageIfAvailable { fromUTF8($0) }
+            ?? Array(text.utf8).withUnsafeBufferPointer { fromUTF8($0) }
+        if let address = fast { return address }
+        return try parseBySplitting(text)
+    }
+
+    /// The reference parser: splits the text into fields and names the first one that is wrong.
+    static func parseBySplitting(_ text: some StringProtocol) throws(PCIAddressError) -> PCIAddress {
         let string = String(text)
         let fields = string.split(separator: ":", omittingEmptySubsequences: false)
         let domainText: Substring
@@ -56,9 +66,73 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
         return PCIAddress(domain: domain, bus: bus, slot: slot, function: function)
     }
 
-    /// The kernel's name for the device: `0000:03:01.0`.
+    /// Reads `DDDD:BB:SS.F` or `BB:SS.F` from bytes: `nil` for anything ``parse(_:)`` would not accept as it
+    /// stands (then ``parse(_:)`` takes its slower path, which finds the same answer or names the problem).
+    static func fromUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> PCIAddress? {
+        var values: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
+        var digits: (Int, Int, Int, Int) = (0, 0, 0, 0)
+        var separators: UInt32 = 0 // the separators seen, 8 bits each, first in the low byte
+        var field = 0
+        for byte in bytes {
+            let digit: UInt32
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+            case UInt8(ascii: ":"), UInt8(ascii: "."):
+                guard field < 3 else { return nil }
+                separators |= UInt32(byte) << (8 * UInt32(field))
+                field += 1
+                continue
+            default: return nil
+            }
+            switch field {
+            case 0: values.0 = values.0 << 4 | digit; digits.0 += 1
+            case 1: values.1 = values.1 << 4 | digit; digits.1 += 1
+            case 2: values.2 = values.2 << 4 | digit; digits.2 += 1
+            default: values.3 = values.3 << 4 | digit; digits.3 += 1
+            }
+            if digits.0 > 8 || digits.1 > 2 || digits.2 > 2 || digits.3 > 2 { return nil }
+        }
+        let colon = UInt32(UInt8(ascii: ":")), dot = UInt32(UInt8(ascii: "."))
+        let domain, bus, slot, function: UInt32
+        if field == 3, separators == colon | colon << 8 | dot << 16, digits.0 >= 1, digits.1 >= 1, digits.2 >= 1, digits.3 == 1 {
+            (domain, bus, slot, function) = (values.0, values.1, values.2, values.3)
+        } else if field == 2, separators == colon | dot << 8, digits.0 <= 2, digits.0 >= 1, digits.1 >= 1, digits.2 == 1 {
+            (domain, bus, slot, function) = (0, values.0, values.1, values.2)
+        } else {
+            return nil
+        }
+        guard slot < 32, function < 8 else { return nil }
+        return PCIAddress(domain: domain, bus: UInt8(bus), slot: UInt8(slot), function: UInt8(function))
+    }
+
+    /// The kernel's name for the device: `0000:03:01.0` (lower-case hex, the domain at least 4 digits).
     public var description: String {
-        "\(hex(domain, width: 4)):\(hex(bus, width: 2)):\(hex(slot, width: 2)).\(String(function, radix: 16))"
+        let domainDigits = max(4, (32 - domain.leadingZeroBitCount + 3) / 4)
+        return String(unsafeUninitializedCapacity: domainDigits + 8) { buffer in
+            let hexDigits: StaticString = "0123456789abcdef"
+            var index = 0
+            func put(_ value: UInt32, digits: Int) {
+                for shift in stride(from: 4 * (digits - 1), through: 0, by: -4) {
+                    buffer[index] = hexDigits.utf8Start[Int((value >> UInt32(shift)) & 0xF)]
+                    index += 1
+                }
+            }
+            put(domain, digits: domainDigits)
+            buffer[index] = UInt8(ascii: ":"); index += 1
+            put(UInt32(bus), digits: 2)
+            buffer[index] = UInt8(ascii: ":"); index += 1
+            put(UInt32(slot), digits: 2)
+            buffer[index] = UInt8(ascii: "."); index += 1
+            put(UInt32(function), digits: 1)
+            return index
+        }
+    }
+
+    /// One 64-bit word into the hasher instead of four fields: addresses key the graph's dictionaries.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(UInt64(domain) << 32 | UInt64(bus) << 16 | UInt64(slot) << 8 | UInt64(function))
     }
 
     public static func < (lhs: PCIAddress, rhs: PCIAddress) -> Bool {

@@ -13,7 +13,7 @@ public enum PCIPaths {
     public static let iommuGroups = "kernel/iommu_groups"
 
     /// `bus/pci/devices/ADDRESS`.
-    public static func device(_ address: PCIAddress) -> String { "\(devices)/\(address)" }
+    public static func device(_ address: PCIAddress) -> String { devices + "/" + address.description }
 
     /// `bus/pci/devices/ADDRESS/ATTRIBUTE`.
     public static func attribute(_ attribute: PCIAttribute, of address: PCIAddress) -> String {

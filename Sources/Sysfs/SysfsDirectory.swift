@@ -57,6 +57,19 @@ public struct SysfsDirectory: ~Copyable {
         }
     }
 
+    /// The target of a link below this directory, or `nil` when there is none (`ENOENT`, e.g. `driver` on an
+    /// unbound device), without building an error for that common case.
+    public func readLinkIfPresent(_ name: String) throws(SysfsError) -> String? {
+        try withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(PATH_MAX)) { buffer throws(SysfsError) -> String? in
+            let count = readlinkat(descriptor, name, buffer.baseAddress!, buffer.count)
+            guard count >= 0 else {
+                if errno == ENOENT { return nil }
+                throw SysfsError(operation: "readlink", path: "\(path)/\(name)", errno: Errno(rawValue: errno))
+            }
+            return String(decoding: UnsafeRawBufferPointer(start: buffer.baseAddress!, count: count), as: UTF8.self)
+        }
+    }
+
     /// Whether `name` exists below this directory, following links (`fstatat(2)`): a dangling link does not.
     public func exists(_ name: String) -> Bool {
         var info = stat()

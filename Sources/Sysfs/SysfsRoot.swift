@@ -58,10 +58,25 @@ public struct SysfsRoot: Sendable, Hashable, CustomStringConvertible {
     /// The target of a symbolic link (`readlink(2)`), e.g. `../../../bus/pci/drivers/e1000` for `driver`.
     public func readLink(_ relative: String) throws(SysfsError) -> String {
         let full = absolute(relative)
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = full.withCString { readlink($0, &buffer, buffer.count - 1) }
-        guard count >= 0 else { throw SysfsError(operation: "readlink", path: full, errno: Errno(rawValue: errno)) }
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return try withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(PATH_MAX)) { buffer throws(SysfsError) -> String in
+            let count = full.withCString { readlink($0, buffer.baseAddress!, buffer.count) }
+            guard count >= 0 else { throw SysfsError(operation: "readlink", path: full, errno: Errno(rawValue: errno)) }
+            return String(decoding: UnsafeRawBufferPointer(start: buffer.baseAddress!, count: count), as: UTF8.self)
+        }
+    }
+
+    /// The target of a symbolic link, or `nil` when there is none (`ENOENT`), without building an error for
+    /// that case: a uevent for a device that is already gone is common.
+    public func readLinkIfPresent(_ relative: String) throws(SysfsError) -> String? {
+        let full = absolute(relative)
+        return try withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(PATH_MAX)) { buffer throws(SysfsError) -> String? in
+            let count = full.withCString { readlink($0, buffer.baseAddress!, buffer.count) }
+            guard count >= 0 else {
+                if errno == ENOENT { return nil }
+                throw SysfsError(operation: "readlink", path: full, errno: Errno(rawValue: errno))
+            }
+            return String(decoding: UnsafeRawBufferPointer(start: buffer.baseAddress!, count: count), as: UTF8.self)
+        }
     }
 
     /// The last path component of a link's target (`e1000` for `driver`, `7` for `iommu_group`),

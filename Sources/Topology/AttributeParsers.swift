@@ -30,6 +30,17 @@ public enum AttributeParsers {
         }
     }
 
+    /// The last non-empty component of a path (`e1000` of `../../../bus/pci/drivers/e1000`): what
+    /// `split(separator: "/").last` gives, without splitting the whole path. `nil` when there is none.
+    public static func lastPathComponent(_ path: String) -> Substring? {
+        let bytes = path.utf8
+        var end = bytes.endIndex
+        while end > bytes.startIndex, bytes[bytes.index(before: end)] == UInt8(ascii: "/") { end = bytes.index(before: end) }
+        guard end > bytes.startIndex else { return nil }
+        let start = bytes[..<end].lastIndex(of: UInt8(ascii: "/")).map(bytes.index(after:)) ?? bytes.startIndex
+        return path[start..<end]
+    }
+
     /// The group number at the end of an `iommu_group` link target (`../../../kernel/iommu_groups/7`).
     public static func groupNumber(linkTarget: String) -> Int? {
         guard let last = linkTarget.split(separator: "/").last, let number = Int(last), number >= 0 else { return nil }

@@ -50,9 +50,9 @@ public struct DeviceReader: Sendable {
         let base = PCIPaths.device(address)
         let canonical: String
         do {
-            canonical = try root.readLink(base)
+            guard let target = try root.readLinkIfPresent(base) else { return nil }
+            canonical = target
         } catch {
-            if error.errno == .noSuchFileOrDirectory { return nil }
             canonical = ""
         }
         guard let directory = try? SysfsDirectory(base, in: root) else { return nil }
@@ -67,10 +67,7 @@ public struct DeviceReader: Sendable {
             .map { UInt16($0) }
         device.classCode = readHex(.class, digits: 6, in: directory, into: &device)
 
-        device.driver = readLinkedName(.driver, in: directory, into: &device)
-        if let text = readText(.driverOverride, in: directory, into: &device, optional: true) {
-            device.driverOverride = AttributeParsers.driverOverride(text)
-        }
+        readBinding(in: directory, into: &device)
         if let groupName = readLinkedName(.iommuGroup, in: directory, into: &device) {
             if let number = Int(groupName), number >= 0 {
                 device.iommuGroup = number
@@ -89,6 +86,41 @@ public struct DeviceReader: Sendable {
             device.sriov = readSRIOV(totalText: totalText, in: directory, into: &device)
         }
         return device
+    }
+
+    /// Re-reads only what the kernel's `bind` and `unbind` uevents announce: the `driver` link, and
+    /// `driver_override` (which the kernel changes without any uevent, so it is refreshed whenever the device
+    /// is read at all). Everything else is kept from `device`. `nil` when the device directory cannot be opened:
+    /// the caller then reads the whole device (it may be gone).
+    ///
+    /// Why the rest need not be read: `driver_bound()` and `__device_release_driver()` emit these uevents and
+    /// change only `dev->driver` and its links; ids, class, `iommu_group`, `physfn` and the device's place are set
+    /// before `device_add()` emits `add` and stay until `remove`. A PF's SR-IOV state can change with its driver
+    /// (a PF driver's `remove()` disables its VFs), so the caller reads a PF in full.
+    public func rereadBinding(of device: PCIDevice) -> PCIDevice? {
+        guard let directory = try? SysfsDirectory(PCIPaths.device(device.address), in: root) else { return nil }
+        var binding = PCIDevice(address: device.address)
+        readBinding(in: directory, into: &binding)
+        var updated = device
+        updated.driver = binding.driver
+        updated.driverOverride = binding.driverOverride
+        // `read` lists problems in reading order (identity, binding, the rest): replace the binding's run.
+        let start = device.problems.firstIndex { !Self.identityAttributes.contains($0.attribute) } ?? device.problems.endIndex
+        let end = device.problems[start...].firstIndex { !Self.bindingAttributes.contains($0.attribute) } ?? device.problems.endIndex
+        updated.problems.replaceSubrange(start..<end, with: binding.problems)
+        return updated
+    }
+
+    /// Attributes ``read(_:)`` reads before the binding, and those of the binding (`driver`, `driver_override`).
+    static let identityAttributes: Set<String> = Set([PCIAttribute.vendor, .device, .subsystemVendor, .subsystemDevice, .class].map(\.rawValue))
+    static let bindingAttributes: Set<String> = [PCIAttribute.driver.rawValue, PCIAttribute.driverOverride.rawValue]
+
+    /// The `driver` link and `driver_override`, in that order (problems included).
+    private func readBinding(in directory: borrowing SysfsDirectory, into device: inout PCIDevice) {
+        device.driver = readLinkedName(.driver, in: directory, into: &device)
+        if let text = readText(.driverOverride, in: directory, into: &device, optional: true) {
+            device.driverOverride = AttributeParsers.driverOverride(text)
+        }
     }
 
     private func readSRIOV(totalText: String, in directory: borrowing SysfsDirectory, into device: inout PCIDevice) -> SRIOVState? {
@@ -154,18 +186,17 @@ public struct DeviceReader: Sendable {
         let name = attribute.rawValue
         let target: String
         do {
-            target = try directory.readLink(name)
+            guard let present = try directory.readLinkIfPresent(name) else { return nil }
+            target = present
         } catch {
-            if error.errno != .noSuchFileOrDirectory {
-                device.problems.append(DeviceProblem(attribute: name, message: "cannot read link: \(error.errno)"))
-            }
+            device.problems.append(DeviceProblem(attribute: name, message: "cannot read link: \(error.errno)"))
             return nil
         }
         guard knownTargets?.contains(target, for: attribute) ?? directory.exists(name) else {
             device.problems.append(DeviceProblem(attribute: name, message: "link points to '\(target)', which does not exist"))
             return nil
         }
-        guard let last = target.split(separator: "/").last else {
+        guard let last = AttributeParsers.lastPathComponent(target) else {
             device.problems.append(DeviceProblem(attribute: name, message: "empty link target"))
             return nil
         }

@@ -11,10 +11,14 @@ public struct TopologyGraph: Sendable, Equatable {
     public private(set) var groups: [Int: IOMMUGroup]
     /// Entries of `bus/pci/devices` that are not PCI addresses, and similar tree-level oddities.
     public private(set) var problems: [String]
+    /// The functions behind each bridge (devices by ``PCIDevice/parent``), so that a removal finds its subtree
+    /// without looking at every device. Derived from `devices`, kept by `insert` and `remove`.
+    private var children: [PCIAddress: Set<PCIAddress>]
 
     public init(devices: [PCIDevice] = [], problems: [String] = []) {
         self.devices = [:]
         self.groups = [:]
+        self.children = [:]
         self.problems = problems
         for device in devices { insert(device) }
     }
@@ -70,10 +74,27 @@ public struct TopologyGraph: Sendable, Equatable {
     /// Applies one event by re-reading what it can have changed: the device itself and, for a VF, its PF
     /// (whose `virtfnN` links and `sriov_numvfs` follow the VF). Returns what changed.
     ///
+    /// `bind` and `unbind` of a known device that is not an SR-IOV PF re-read only its `driver` link and
+    /// `driver_override` (``DeviceReader/rereadBinding(of:)`` says why that is all such an event changes); every
+    /// other event, and a PF's, re-reads the whole device.
+    ///
+    /// `bind` and `unbind` of a device the graph does not hold read nothing. The kernel sends a device's `add`
+    /// before any `bind`, and the graph re-read the device for that `add` (or was scanned after it): so a device
+    /// still missing is gone (its `remove` follows), or it was added again (a new `add` follows). Only lost
+    /// events break that order, and those end in a rescan (`ENOBUFS`, the periodic resync). Most such events
+    /// come from devices removed before the agent caught up (VFs switched off, surprise removal), where a read
+    /// would only fail.
+    ///
     /// An `unbind` event carries no `DRIVER=`; the previous driver is the one the graph remembers, and the
     /// returned change shows it as the old value.
     public mutating func apply(_ event: DeviceEvent, reading root: SysfsRoot) -> GraphChange {
         let reader = DeviceReader(root: root)
+        if event.action == .bind || event.action == .unbind {
+            guard let known = devices[event.address] else { return GraphChange() }
+            if known.sriov == nil, let reread = reader.rereadBinding(of: known) {
+                return reread == known ? GraphChange() : replace([event.address: reread])
+            }
+        }
         var affected: [PCIAddress] = [event.address]
         if let pf = devices[event.address]?.physfn { affected.append(pf) }
         var readings: [PCIAddress: PCIDevice?] = [:]
@@ -87,8 +108,8 @@ public struct TopologyGraph: Sendable, Equatable {
         // Devices the graph still holds whose parent bridge was removed are gone too (the kernel removes
         // the subtree; their own remove events may be behind this one).
         if event.action == .remove || readings[event.address] == nil {
-            for device in devices.values where device.parent == event.address && !reader.isPresent(device.address) {
-                readings[device.address] = .some(nil)
+            for child in children[event.address] ?? [] where !reader.isPresent(child) {
+                readings[child] = .some(nil)
             }
         }
         return replace(readings)
@@ -117,6 +138,8 @@ public struct TopologyGraph: Sendable, Equatable {
 
     /// Sets each address to its new reading (`nil`: removed) and reports devices and groups that changed.
     private mutating func replace(_ readings: [PCIAddress: PCIDevice?]) -> GraphChange {
+        // Most events find sysfs as the graph has it (a replayed or duplicate event, a re-read after our own write).
+        if readings.allSatisfy({ devices[$0.key] == $0.value }) { return GraphChange() }
         var touchedGroups = Set<Int>()
         for (address, reading) in readings {
             if let group = devices[address]?.iommuGroup { touchedGroups.insert(group) }
@@ -146,6 +169,7 @@ public struct TopologyGraph: Sendable, Equatable {
 
     private mutating func insert(_ device: PCIDevice) {
         devices[device.address] = device
+        if let parent = device.parent { children[parent, default: []].insert(device.address) }
         if let number = device.iommuGroup {
             var group = groups[number] ?? IOMMUGroup(number: number, members: [])
             let index = group.members.firstIndex { $0 > device.address } ?? group.members.endIndex
@@ -156,6 +180,10 @@ public struct TopologyGraph: Sendable, Equatable {
 
     private mutating func remove(_ address: PCIAddress) {
         guard let old = devices.removeValue(forKey: address) else { return }
+        if let parent = old.parent {
+            children[parent]?.remove(address)
+            if children[parent]?.isEmpty == true { children[parent] = nil }
+        }
         if let number = old.iommuGroup, var group = groups[number] {
             group.members.removeAll { $0 == address }
             groups[number] = group.members.isEmpty ? nil : group

@@ -213,9 +213,11 @@ struct EventPath {
         let t3 = now()
         decodeNs += t1 - t0; applyNs += t2 - t1; planNs += t3 - t2
         perEvent.append(t3 - t0)
-        var entry = byAction[event.action.rawValue] ?? (0, 0, 0, [])
-        entry.count += 1; entry.apply += t2 - t1; entry.plan += t3 - t2; entry.times.append(t3 - t0)
-        byAction[event.action.rawValue] = entry
+        // In place (one access): a copy taken out of the dictionary would copy `times` on every append.
+        func tally(_ entry: inout (count: Int, apply: UInt64, plan: UInt64, times: [UInt64])) {
+            entry.count += 1; entry.apply += t2 - t1; entry.plan += t3 - t2; entry.times.append(t3 - t0)
+        }
+        tally(&byAction[event.action.rawValue, default: (0, 0, 0, [])])
     }
 
     mutating func report(_ title: String) {
