@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "SimulatedKernel", targets: ["SimulatedKernel"]),
         .library(name: "Policy", targets: ["Policy"]),
         .library(name: "Agent", targets: ["Agent"]),
+        // For Fuzz/ (the control protocol target).
+        .library(name: "Control", targets: ["Control"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
