@@ -18,6 +18,8 @@ let package = Package(
         .library(name: "Agent", targets: ["Agent"]),
         // For Fuzz/ (the control protocol target).
         .library(name: "Control", targets: ["Control"]),
+        // For Benchmarks/EventBench (`load`).
+        .library(name: "ControlLoad", targets: ["ControlLoad"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -80,6 +82,11 @@ let package = Package(
             dependencies: ["Agent", "Enforcement", "Journal", "Policy", "Reports", "Sysfs", "Topology",
                            .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // A load run: many control clients at once and a VF event storm against the agent's parts on the simulated kernel.
+        .target(
+            name: "ControlLoad",
+            dependencies: ["Agent", "Control", "Enforcement", "Journal", "SimulatedKernel", "Sysfs", "Topology"]
+        ),
         // `simulate`: scenarios played against the real engine on the simulated kernel.
         .target(
             name: "Simulation",
@@ -128,6 +135,7 @@ let package = Package(
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Agent", "Journal", "Policy", "SimulatedKernel", "Sysfs", "Topology"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Enforcement", "Journal", "Topology", "Sysfs", "SimulatedKernel"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Agent", "Enforcement", "Journal", "Policy", "Topology", "Sysfs", "SimulatedKernel"]),
+        .testTarget(name: "LoadTests", dependencies: ["ControlLoad"]),
         .testTarget(name: "EnforcementTests", dependencies: ["Enforcement", "Topology", "Sysfs", "SimulatedKernel"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Topology", "Sysfs", "SimulatedKernel"]),
         .testTarget(name: "HostUseTests", dependencies: ["Topology", "Sysfs", "SimulatedKernel"]),
