@@ -72,6 +72,10 @@ public actor Engine {
     /// devices come or go, at a resync, and before a user request.
     private var verdictCache: VerdictTable?
     private var nextPlanID: UInt64 = 1
+    /// `kernel/uevent_seqnum` read just before the last resync's scan: events up to it are in that scan. After an
+    /// overflow the receive queue still holds events from before the loss, and they arrive after the resync; their
+    /// action may be out of date (a `remove` of a VF that was created again since), so they are only re-read.
+    private var resyncedThroughSeqnum: UInt64?
 
     public init(_ configuration: Configuration) throws {
         self.configuration = configuration
@@ -109,6 +113,7 @@ public actor Engine {
     public func resync(cause: Cause = .resync()) async -> Report {
         var report = Report()
         verdictCache = nil
+        resyncedThroughSeqnum = (try? configuration.root.read(PCIPaths.ueventSeqnum)).flatMap { UInt64($0) }
         do {
             report.change = try graph.rescan(root: configuration.root)
         } catch {
@@ -173,7 +178,9 @@ public actor Engine {
         await record(.eventSeen(EventSeen(device: device.address, devpath: device.devpath ?? "", action: device.action.rawValue,
                                           seqnum: device.seqnum, driver: device.driver, group: group.map(groupRef))),
                      cause: cause, into: &report)
-        report.change = graph.apply(device, reading: configuration.root)
+        var applied = device
+        if let seqnum = device.seqnum, let through = resyncedThroughSeqnum, seqnum <= through { applied.action = .change }
+        report.change = graph.apply(applied, reading: configuration.root)
         if report.change.devices.contains(where: { $0.kind != .changed }) { verdictCache = nil }
         var touched = Set(report.change.groups.map(\.group))
         for change in report.change.devices {

@@ -252,7 +252,7 @@ public struct LoadRun: Sendable {
         var previous: UInt64?
         while Date() < deadline {
             guard let marker = kernel.eventBurst(on: Self.marker, count: 1).first?.seqnum else { return false }
-            let waitUntil = Date().addingTimeInterval(5)
+            let waitUntil = Date().addingTimeInterval(0.5)
             while handled.withLock({ $0 }) < marker && Date() < waitUntil {
                 try? await Task.sleep(for: .milliseconds(2))
             }

@@ -2,7 +2,7 @@ import Testing
 import Foundation
 import ControlLoad
 
-/// The load run at CI size: 200 control clients at once, a VF storm of 1,500 uevents per round into a receive
+/// The load run at CI size: 200 control clients at once, a VF storm of 600 uevents per round into a receive
 /// queue of 64 events (so that it overflows), two rounds. The full size (1,000 clients, 10,000 events) is
 /// `Benchmarks/run load`.
 @Suite struct LoadTests {
@@ -11,9 +11,9 @@ import ControlLoad
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var configuration = LoadRun.Configuration()
         configuration.clients = 200
-        configuration.stormEvents = 1500
+        configuration.stormEvents = 600
         configuration.eventBufferLimit = 64
-        configuration.claimEvery = 150
+        configuration.claimEvery = 100
         configuration.rounds = 2
         let report = try await LoadRun(directory: directory, configuration: configuration).run()
         print(report.markdown)
