@@ -234,6 +234,13 @@ public actor Engine {
                 member.originalOverride = original.override
                 return member
             }
+            // Held already, exactly so, and nothing to write: an idempotent repeat (a VM manager re-asserting its
+            // assignment) neither journals a plan nor rewrites the store; a thousand of them at once would otherwise
+            // queue a thousand fsyncs behind the serial gate.
+            if plan.steps.isEmpty, assignments.assignments.contains(assignment) {
+                report.actions.append((plan, ExecutionResult(outcome: .completed)))
+                continue
+            }
             let result = await execute(plan, cause: cause, reason: "assign to \(owner)", into: &report)
             guard result.outcome == .completed else { continue }
             assignments.assignments.removeAll { $0.members == assignment.members }

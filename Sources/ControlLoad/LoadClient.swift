@@ -30,8 +30,8 @@ struct LoadClient {
         /// Replies to well-formed requests with a nonzero exit code (a plan or an assign the planner refused or
         /// that failed, e.g. racing a host driver's claim): answered, but not a success.
         var nonzeroExits = 0
-        /// Seconds from sending a request to reading its reply (one request at a time only).
-        var latencies: [Double] = []
+        /// Seconds from sending a request to reading its reply (one request at a time only), with the request's kind.
+        var latencies: [(kind: String, seconds: Double)] = []
         var problems: [String] = []
     }
 
@@ -74,7 +74,7 @@ struct LoadClient {
                     try ControlClient.send(request.line, on: fd, path: path)
                     outcome.sent += 1
                     let reply = try reader.nextLine()
-                    outcome.latencies.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+                    outcome.latencies.append(("\(request.kind)", Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9))
                     outcome.replies += 1
                     check(reply, for: request.kind, id: request.id, into: &outcome)
                 }

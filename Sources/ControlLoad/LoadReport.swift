@@ -15,6 +15,8 @@ public struct LoadReport: Sendable {
         public var latencyP50 = 0.0
         public var latencyP99 = 0.0
         public var latencyMax = 0.0
+        /// p99 per request kind (status, list, plan, assign, truncatedJSON, unknownOperation).
+        public var latencyP99ByKind: [String: Double] = [:]
         public var stormEvents = 0
         public var stormCycles = 0
         public var stormSeconds = 0.0
@@ -52,6 +54,9 @@ public struct LoadReport: Sendable {
                          + "\(mb(round.residentKB)) |")
         }
         lines.append("")
+        for (number, round) in rounds.enumerated() {
+            lines.append("- p99 by request kind, round \(number + 1): " + round.latencyP99ByKind.sorted { $0.key < $1.key }.map { "\($0.key) \(ms($0.value))" }.joined(separator: ", "))
+        }
         lines.append("- open-file limit (soft, raised to the hard limit): \(openFileLimit)")
         lines.append("- RSS after start: \(mb(residentKBAfterStart)); after each round: \(rounds.map { mb($0.residentKB) }.joined(separator: ", ")); peak (VmHWM): \(mb(peakResidentKB))")
         lines.append("- event loop: \(deviceEventsHandled) device events handled, \(overflows) overflows (ENOBUFS), \(gaps) runs of lost events (\(lostEvents) events), "

@@ -227,7 +227,12 @@ public struct LoadRun: Sendable {
         round.requests = all.reduce(0) { $0 + $1.sent }
         round.replies = all.reduce(0) { $0 + $1.replies }
         round.nonzeroExits = all.reduce(0) { $0 + $1.nonzeroExits }
-        let latencies = all.flatMap(\.latencies).sorted()
+        let timed = all.flatMap(\.latencies)
+        let latencies = timed.map(\.seconds).sorted()
+        for (kind, entries) in Dictionary(grouping: timed, by: \.kind) {
+            let sorted = entries.map(\.seconds).sorted()
+            round.latencyP99ByKind[kind] = sorted[min(sorted.count - 1, sorted.count * 99 / 100)]
+        }
         if !latencies.isEmpty {
             round.latencyP50 = latencies[latencies.count / 2]
             round.latencyP99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]

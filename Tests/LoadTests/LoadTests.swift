@@ -18,7 +18,7 @@ import ControlLoad
         let report = try await LoadRun(directory: directory, configuration: configuration).run()
         print(report.markdown)
         #expect(report.problems.isEmpty, "\(report.markdown)")
-        #expect(report.rounds.allSatisfy { $0.replies == 200 * configuration.requestsPerClient })
+        #expect(report.rounds.allSatisfy { $0.replies == configuration.clients * configuration.requestsPerClient })
         #expect(report.rounds.allSatisfy { $0.claims > 0 }, "a host driver claimed assigned members")
         #expect(report.overflows > 0, "the 64-event queue overflowed under the storm: \(report.markdown)")
         #expect(report.resyncsJournaled == report.overflows)
