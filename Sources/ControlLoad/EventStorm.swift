@@ -25,7 +25,8 @@ struct EventStorm {
         var problems: [String] = []
     }
 
-    func run() -> Outcome {
+    /// `progress` is told the uevents emitted so far after each VF cycle.
+    func run(progress: (Int) -> Void = { _ in }) -> Outcome {
         var outcome = Outcome()
         let started = Date()
         var nextClaim = claimEvery
@@ -36,6 +37,7 @@ struct EventStorm {
                 outcome.events += try kernel.setNumVFs(pf, to: enabled ? 0 : vfsPerCycle).count
                 enabled.toggle()
                 outcome.cycles += 1
+                progress(outcome.events)
             } catch {
                 outcome.problems.append("sriov_configure \(pf) → \(enabled ? 0 : vfsPerCycle): \(error)")
                 break

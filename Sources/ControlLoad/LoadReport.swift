@@ -24,6 +24,10 @@ public struct LoadReport: Sendable {
         /// Until the event loop had handled everything the storm and the agent's own writes emitted.
         public var drainSeconds = 0.0
         public var residentKB = 0
+        /// After `malloc_trim(0)`.
+        public var residentKBTrimmed = 0
+        /// Whether the storm was still running when the last client had its last reply.
+        public var stormOutlastedClients = false
         public var repliesPerSecond: Double { seconds > 0 ? Double(replies) / seconds : 0 }
     }
 
@@ -58,7 +62,9 @@ public struct LoadReport: Sendable {
             lines.append("- p99 by request kind, round \(number + 1): " + round.latencyP99ByKind.sorted { $0.key < $1.key }.map { "\($0.key) \(ms($0.value))" }.joined(separator: ", "))
         }
         lines.append("- open-file limit (soft, raised to the hard limit): \(openFileLimit)")
-        lines.append("- RSS after start: \(mb(residentKBAfterStart)); after each round: \(rounds.map { mb($0.residentKB) }.joined(separator: ", ")); peak (VmHWM): \(mb(peakResidentKB))")
+        lines.append("- RSS after start: \(mb(residentKBAfterStart)); after each round: \(rounds.map { mb($0.residentKB) }.joined(separator: ", ")); "
+                     + "after each round and malloc_trim(0): \(rounds.map { mb($0.residentKBTrimmed) }.joined(separator: ", ")); peak (VmHWM): \(mb(peakResidentKB))")
+        lines.append("- the storm still ran when the last client was answered: \(rounds.map { $0.stormOutlastedClients ? "yes" : "no" }.joined(separator: ", "))")
         lines.append("- event loop: \(deviceEventsHandled) device events handled, \(overflows) overflows (ENOBUFS), \(gaps) runs of lost events (\(lostEvents) events), "
                      + "\(resyncsJournaled) resyncs journaled for overflows")
         lines.append("- replies with a nonzero exit code (answered, refused or failed): \(rounds.map { String($0.nonzeroExits) }.joined(separator: ", "))")

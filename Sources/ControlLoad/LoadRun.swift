@@ -36,6 +36,9 @@ public struct LoadRun: Sendable {
         public var clientTimeoutSeconds = 120
         /// Every this many clients send all their requests before reading (pipelining).
         public var pipelinedEvery = 10
+        /// Where the journal goes (default DIRECTORY/journal): on a disk, as on a host, while the tree can be on tmpfs
+        /// (sysfs is in memory too).
+        public var journalDirectory: String?
         public init() {}
     }
 
@@ -68,7 +71,8 @@ public struct LoadRun: Sendable {
         try fileManager.createDirectory(atPath: directory + "/sys", withIntermediateDirectories: true)
         let root = SysfsRoot(directory + "/sys")
         let kernel = SimulatedKernel(tree: try ExampleHosts.build(ExampleHosts.q35, at: root), devDirectory: directory + "/dev")
-        let journal = try JournalWriter(directory: directory + "/journal")
+        let journalDirectory = config.journalDirectory ?? directory + "/journal"
+        let journal = try JournalWriter(directory: journalDirectory)
         let managed = Set(Self.assigned + [Self.pf])
         let verdicts: @Sendable (TopologyGraph) -> VerdictTable = { graph in
             VerdictTable(Dictionary(uniqueKeysWithValues: graph.devices.values
@@ -96,7 +100,7 @@ public struct LoadRun: Sendable {
             }
         }
         let agent = AgentStatus.Agent(version: "load", pid: getpid(), startedAt: Int64(time(nil)), policy: "load.toml",
-                                      monitorOnly: false, sysfsRoot: root.path, journal: directory + "/journal")
+                                      monitorOnly: false, sysfsRoot: root.path, journal: journalDirectory)
         let service = ControlService(engine: engine, journal: journal, access: ControlAccess(readGroup: getgid()), agent: agent, gate: gate)
         let socket = "/tmp/vw-load-\(UInt32.random(in: 0...UInt32.max)).sock"
         let server = try ControlServer(path: socket) { line, peer in await service.handle(line: line, peer: peer).encodedLine() }
@@ -113,6 +117,9 @@ public struct LoadRun: Sendable {
             }
             round.drainSeconds = Date().timeIntervalSince(drainStart)
             round.residentKB = ResidentMemory.current().rss
+            // What is left once the allocator returns its free pages (malloc_trim(3)): live memory, not retention.
+            _ = mallocTrim(0)
+            round.residentKBTrimmed = ResidentMemory.current().rss
             report.rounds.append(round)
         }
         server.stop()
@@ -151,7 +158,7 @@ public struct LoadRun: Sendable {
         }
 
         journal.close()
-        let records = try JournalReader(directory: directory + "/journal").records()
+        let records = try JournalReader(directory: journalDirectory).records()
         report.journalRecords = records.count
         report.resyncsJournaled = records.filter {
             if case .agentResynced = $0.event, $0.cause?.detail?.contains("overflowed") == true { return true }
@@ -160,7 +167,7 @@ public struct LoadRun: Sendable {
         if report.resyncsJournaled != counts.overflows {
             report.problems.append("\(counts.overflows) overflows received but \(report.resyncsJournaled) overflow resyncs journaled")
         }
-        let verified = try JournalVerifier.verify(directory: directory + "/journal")
+        let verified = try JournalVerifier.verify(directory: journalDirectory)
         report.journalIntact = verified.isIntact
         if !verified.isIntact { report.problems.append("journal verify: \(verified.problems.prefix(3).map(\.description).joined(separator: "; "))") }
         report.peakResidentKB = ResidentMemory.current().peak
@@ -212,16 +219,32 @@ public struct LoadRun: Sendable {
                                claimEvery: config.claimEvery, claims: claims)
         let stormOutcome = Shared(EventStorm.Outcome())
         let stormDone = DispatchSemaphore(value: 0)
-        let started = Date()
+        let stormEnded = Shared<Date?>(nil)
+        // The clients go once a quarter of the storm is out: the receive queue is under pressure and the rest of
+        // the storm runs while they are served.
+        let underWay = DispatchSemaphore(value: 0)
+        let quarter = max(1, config.stormEvents / 4)
         Thread.detachNewThread {
-            let outcome = storm.run()
+            var signalled = false
+            let outcome = storm.run { emitted in
+                if !signalled && emitted >= quarter {
+                    signalled = true
+                    underWay.signal()
+                }
+            }
+            if !signalled { underWay.signal() }
+            stormEnded.withLock { $0 = Date() }
             stormOutcome.withLock { $0 = outcome }
             stormDone.signal()
         }
+        underWay.wait()
+        let started = Date()
         for _ in 0..<config.clients { go.signal() }
         finished.wait()
-        round.seconds = Date().timeIntervalSince(started)
+        let clientsEnded = Date()
+        round.seconds = clientsEnded.timeIntervalSince(started)
         stormDone.wait()
+        round.stormOutlastedClients = stormEnded.withLock { $0 }.map { $0 > clientsEnded } ?? false
 
         let all = outcomes.withLock { $0 }
         round.requests = all.reduce(0) { $0 + $1.sent }
@@ -301,3 +324,7 @@ final class Shared<Value: Sendable>: Sendable {
     init(_ value: Value) { mutex = Mutex(value) }
     func withLock<T>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
 }
+
+/// glibc's `malloc_trim(3)`, which the Glibc module does not export.
+@_silgen_name("malloc_trim")
+func mallocTrim(_ pad: Int) -> Int32

@@ -1,11 +1,16 @@
-// `EventBench load DIR`: LoadRun at full size (1,000 control clients at once, 10,000 storm uevents per round, two
-// rounds), its figures as Markdown on standard output; exit 1 when a check failed.
+// `EventBench load DIR [--journal DIR]`: LoadRun at full size (1,000 control clients at once, 10,000 storm uevents per
+// round, three rounds), its figures as Markdown on standard output; exit 1 when a check failed.
 import ControlLoad
 import Foundation
 
 func runLoad(directory: String, arguments: [String]) async -> Int32 {
     var configuration = LoadRun.Configuration()
+    configuration.rounds = 3
     var rest = arguments
+    if let index = rest.firstIndex(of: "--journal"), index + 1 < rest.count {
+        configuration.journalDirectory = rest[index + 1]
+        rest.removeSubrange(index...(index + 1))
+    }
     while rest.count >= 2, let value = Int(rest[1]) {
         switch rest[0] {
         case "--clients": configuration.clients = value
@@ -15,7 +20,7 @@ func runLoad(directory: String, arguments: [String]) async -> Int32 {
         case "--claim-every": configuration.claimEvery = value
         case "--rounds": configuration.rounds = value
         default:
-            print("unknown option \(rest[0]) (known: --clients, --requests, --events, --buffer, --claim-every, --rounds)")
+            print("unknown option \(rest[0]) (known: --clients, --requests, --events, --buffer, --claim-every, --rounds, --journal)")
             return 2
         }
         rest.removeFirst(2)

@@ -5,7 +5,7 @@
 //
 //   EventBench events DIR [--events N] [--groups N] [--per-group N]   DIR: where the generated tree goes
 //   EventBench memory DIR [--events N] [--groups N] [--per-group N]
-//   EventBench load DIR [--clients N] [--requests N] [--events N] [--buffer N] [--claim-every N] [--rounds N]
+//   EventBench load DIR [--journal DIR] [--clients N] [--requests N] [--events N] [--buffer N] [--claim-every N] [--rounds N]
 //                                        (LoadRun: control clients at once and a VF storm; see LoadMode.swift)
 //
 // Events are not synthesised: a SimulatedKernel plays bind/unbind, driver changes, SR-IOV VF creation and removal
