@@ -116,6 +116,9 @@ public struct LoadRun: Sendable {
                 report.problems.append("the event loop did not catch up within 10 minutes")
             }
             round.drainSeconds = Date().timeIntervalSince(drainStart)
+            // The simulated kernel's own record of writes and events (for tests) is not the agent's memory.
+            _ = kernel.takeWrites()
+            _ = kernel.takeEmittedEvents()
             round.residentKB = ResidentMemory.current().rss
             // What is left once the allocator returns its free pages (malloc_trim(3)): live memory, not retention.
             _ = mallocTrim(0)
