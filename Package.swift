@@ -16,6 +16,10 @@ let package = Package(
         .library(name: "SimulatedKernel", targets: ["SimulatedKernel"]),
         .library(name: "Policy", targets: ["Policy"]),
         .library(name: "Agent", targets: ["Agent"]),
+        // For Fuzz/ (the control protocol target).
+        .library(name: "Control", targets: ["Control"]),
+        // For Benchmarks/EventBench (`load`).
+        .library(name: "ControlLoad", targets: ["ControlLoad"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -83,6 +87,11 @@ let package = Package(
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "UnixSignals", package: "swift-service-lifecycle")]
         ),
+        // A load run: many control clients at once and a VF event storm against the agent's parts on the simulated kernel.
+        .target(
+            name: "ControlLoad",
+            dependencies: ["Agent", "Control", "Enforcement", "Journal", "SimulatedKernel", "Sysfs", "Topology"]
+        ),
         // `simulate`: scenarios played against the real engine on the simulated kernel.
         .target(
             name: "Simulation",
@@ -133,6 +142,7 @@ let package = Package(
         .testTarget(name: "ControlTests", dependencies: ["Control", "Agent", "Enforcement", "Journal", "Policy", "Topology", "Sysfs", "SimulatedKernel",
                                                         .product(name: "Logging", package: "swift-log"),
                                                         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+        .testTarget(name: "LoadTests", dependencies: ["ControlLoad"]),
         .testTarget(name: "EnforcementTests", dependencies: ["Enforcement", "Topology", "Sysfs", "SimulatedKernel"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Topology", "Sysfs", "SimulatedKernel"]),
         .testTarget(name: "HostUseTests", dependencies: ["Topology", "Sysfs", "SimulatedKernel"]),

@@ -22,6 +22,11 @@ let package = Package(
             .product(name: "Topology", package: root), .product(name: "Sysfs", package: root),
             .product(name: "Policy", package: root),
         ]),
+        .executableTarget(name: "FuzzControl", dependencies: [
+            .product(name: "Control", package: root), .product(name: "Agent", package: root),
+            .product(name: "Enforcement", package: root), .product(name: "SimulatedKernel", package: root),
+            .product(name: "Sysfs", package: root), .product(name: "Topology", package: root),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

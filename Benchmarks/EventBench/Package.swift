@@ -22,6 +22,7 @@ let package = Package(
                 .product(name: "Enforcement", package: root),
                 .product(name: "SimulatedKernel", package: root),
                 .product(name: "Agent", package: root),
+                .product(name: "ControlLoad", package: root),
             ]
         ),
     ],

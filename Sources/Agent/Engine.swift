@@ -72,6 +72,10 @@ public actor Engine {
     /// devices come or go, at a resync, and before a user request.
     private var verdictCache: VerdictTable?
     private var nextPlanID: UInt64 = 1
+    /// `kernel/uevent_seqnum` read just before the last resync's scan: events up to it are in that scan. After an
+    /// overflow the receive queue still holds events from before the loss, and they arrive after the resync; their
+    /// action may be out of date (a `remove` of a VF that was created again since), so they are only re-read.
+    private var resyncedThroughSeqnum: UInt64?
 
     public init(_ configuration: Configuration) throws {
         self.configuration = configuration
@@ -117,6 +121,7 @@ public actor Engine {
     public func resync(cause: Cause = .resync()) async -> Report {
         var report = Report()
         verdictCache = nil
+        resyncedThroughSeqnum = (try? configuration.root.read(PCIPaths.ueventSeqnum)).flatMap { UInt64($0) }
         do {
             report.change = try graph.rescan(root: configuration.root)
         } catch {
@@ -181,7 +186,9 @@ public actor Engine {
         await record(.eventSeen(EventSeen(device: device.address, devpath: device.devpath ?? "", action: device.action.rawValue,
                                           seqnum: device.seqnum, driver: device.driver, group: group.map(groupRef))),
                      cause: cause, into: &report)
-        report.change = graph.apply(device, reading: configuration.root)
+        var applied = device
+        if let seqnum = device.seqnum, let through = resyncedThroughSeqnum, seqnum <= through { applied.action = .change }
+        report.change = graph.apply(applied, reading: configuration.root)
         if report.change.devices.contains(where: { $0.kind != .changed }) { verdictCache = nil }
         var touched = Set(report.change.groups.map(\.group))
         for change in report.change.devices {
@@ -235,6 +242,13 @@ public actor Engine {
                 member.originalDriver = original.driver
                 member.originalOverride = original.override
                 return member
+            }
+            // Held already, exactly so, and nothing to write: an idempotent repeat (a VM manager re-asserting its
+            // assignment) neither journals a plan nor rewrites the store; a thousand of them at once would otherwise
+            // queue a thousand fsyncs behind the serial gate.
+            if plan.steps.isEmpty, assignments.assignments.contains(assignment) {
+                report.actions.append((plan, ExecutionResult(outcome: .completed)))
+                continue
             }
             let result = await execute(plan, cause: cause, reason: "assign to \(owner)", into: &report)
             guard result.outcome == .completed else { continue }

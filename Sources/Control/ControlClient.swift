@@ -32,6 +32,17 @@ public enum ControlClient {
         return try ControlReplySummary.decode(line)
     }
 
+    /// A connection that stays open for several requests (send each with ``send(_:on:path:)``, read replies
+    /// with a ``ControlReplyReader``); the caller closes it.
+    public static func connect(_ path: String, timeout seconds: Int = 30) throws(ControlSocketError) -> Int32 {
+        try UnixSocket.connect(path, timeout: seconds)
+    }
+
+    /// Writes every byte of `bytes` (one or more request lines, each with its newline) on `fd`.
+    public static func send(_ bytes: [UInt8], on fd: Int32, path: String) throws(ControlSocketError) {
+        try UnixSocket.sendAll(fd, bytes, path: path)
+    }
+
     /// Connects, sends one raw line (newline added), returns the raw reply line: for tests and scripts.
     public static func rawExchange(_ line: [UInt8], path: String, timeout seconds: Int = 30) throws(ControlSocketError) -> [UInt8] {
         let fd = try UnixSocket.connect(path, timeout: seconds)

@@ -18,8 +18,10 @@ public final class ControlServer: Sendable {
     private let credentials: @Sendable (Int32) -> PeerCredentials?
     private let state = Mutex(State())
     private let acceptLoopEnded = DispatchSemaphore(value: 0)
-    /// Connections served at once at most; one more is told so and closed.
+    /// Connections served at once at most; one more is told so and closed. Each holds a descriptor and a thread:
+    /// the agent raises its open-file limit at start (``OpenFileLimit``).
     public let maximumConnections: Int
+    static let connectionStackSize = 512 * 1024
 
     struct State {
         var connections: Set<Int32> = []
@@ -30,7 +32,7 @@ public final class ControlServer: Sendable {
 
     /// Binds and listens at `path` (a stale socket file there is removed: the caller holds the run lock, so no
     /// other agent owns it), mode 0660, group `group` when given so that the read group can connect.
-    public init(path: String, group: UInt32? = nil, maximumConnections: Int = 256,
+    public init(path: String, group: UInt32? = nil, maximumConnections: Int = 4096,
                 credentials: (@Sendable (Int32) -> PeerCredentials?)? = nil, handler: @escaping Handler) throws(ControlSocketError) {
         self.path = path
         self.handler = handler
@@ -57,7 +59,9 @@ public final class ControlServer: Sendable {
             if let group { _ = chown(path, uid_t(bitPattern: -1), group) }
             _ = chmod(path, group == nil ? 0o600 : 0o660)
         }
-        guard listen(fd, 128) == 0 else {
+        // SOMAXCONN (4096; the kernel caps it at net.core.somaxconn): a thousand clients connecting at once wait in
+        // the backlog for the accept loop instead of finding it full (a blocking connect(2) on AF_UNIX then waits).
+        guard listen(fd, SOMAXCONN) == 0 else {
             let code = errno
             close(fd)
             throw ControlSocketError(operation: "listen", path: path, errno: code)
@@ -140,11 +144,15 @@ public final class ControlServer: Sendable {
                 try? UnixSocket.sendAll(fd, reply, path: path)
                 close(fd)
             case true?:
-                Thread.detachNewThread { [self] in
+                let thread = Thread { [self] in
                     serve(fd)
                     state.withLock { _ = $0.connections.remove(fd) }
                     close(fd)
                 }
+                // A connection's thread only reads, waits for the handler and writes: a small stack, so that
+                // thousands of them stay cheap (the default is 8 MiB of address space each).
+                thread.stackSize = Self.connectionStackSize
+                thread.start()
             }
         }
     }

@@ -76,28 +76,11 @@ enum UnixSocket {
         }
     }
 
-    /// Reads until a newline (returned without it), or fails at EOF, a timeout or more than `limit` bytes.
+    /// Reads until a newline (returned without it), or fails at EOF, a timeout or more than `limit` bytes; what
+    /// came after the newline is dropped (one request, one reply).
     static func receiveLine(_ fd: Int32, limit: Int, path: String) throws(ControlSocketError) -> [UInt8] {
-        var line: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw ControlSocketError(operation: "recv", path: path, errno: errno)
-            }
-            if count == 0 {
-                throw ControlSocketError(operation: "recv", path: path, errno: 0, detail: "the agent closed the connection without a reply")
-            }
-            if let newline = chunk[..<count].firstIndex(of: UInt8(ascii: "\n")) {
-                line += chunk[..<newline]
-                return line
-            }
-            line += chunk[..<count]
-            if line.count > limit {
-                throw ControlSocketError(operation: "recv", path: path, errno: EMSGSIZE, detail: "a reply longer than \(limit) bytes")
-            }
-        }
+        var reader = ControlReplyReader(fd: fd, path: path, limit: limit)
+        return try reader.nextLine()
     }
 
     static func peerCredentials(_ fd: Int32) -> PeerCredentials? {

@@ -61,6 +61,7 @@ public final class SimulatedKernel: Sendable {
         self.writeLog = writeLog
         self.devDirectory = devDirectory ?? Self.defaultDevDirectory(for: tree.root)
         self.state = Mutex(State(catalogue: catalogue))
+        try? tree.writeFile(PCIPaths.ueventSeqnum, "\(state.withLock { $0.seqnum })\n")
         if devDirectory != nil { syncVFIONodes() }
     }
 
@@ -136,6 +137,8 @@ public final class SimulatedKernel: Sendable {
     func emit(_ action: DeviceEvent.Action, _ address: PCIAddress, driver: String? = nil, devpath: String? = nil,
               in state: inout State) -> DeviceEvent {
         state.seqnum += 1
+        // As the kernel counts before it broadcasts: a reader of kernel/uevent_seqnum has seen this event's change.
+        try? tree.writeFile(PCIPaths.ueventSeqnum, "\(state.seqnum)\n")
         let path = devpath ?? (try? tree.deviceDirectory(address)).map { "/" + $0 }
         let event = DeviceEvent(action: action, address: address, driver: driver, seqnum: state.seqnum, devpath: path)
         for subscription in state.subscribers.values { subscription.deliver(.device(event)) }

@@ -11,6 +11,8 @@ public enum PCIPaths {
     public static let rescan = "bus/pci/rescan"
     /// `kernel/iommu_groups`: one directory per group, with `devices/` links to its members.
     public static let iommuGroups = "kernel/iommu_groups"
+    /// The SEQNUM of the last uevent the kernel sent (`uevent_seqnum_show`).
+    public static let ueventSeqnum = "kernel/uevent_seqnum"
 
     /// `bus/pci/devices/ADDRESS`.
     public static func device(_ address: PCIAddress) -> String { devices + "/" + address.description }

@@ -92,6 +92,8 @@ struct AgentCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure("--read-group: \(error)")
         }
+        // One descriptor per control connection: the soft limit (often 1,024) up to the hard one.
+        let openFiles = OpenFileLimit.raiseToHardLimit()
         let notifier = SystemdNotifier.fromEnvironment(ProcessInfo.processInfo.environment)
         let root = try engine.global.resolvedRoot()
         // An unpacked tarball must outlive the agent, not just the last use of `root`.
@@ -162,7 +164,7 @@ struct AgentCommand: AsyncParsableCommand {
                 throw CommandFailure("cannot open the control socket: \(error)")
             }
             server?.start()
-            logger.info("control socket", metadata: ["path": "\(path)", "read_group": "\(readGroup ?? "-")"])
+            logger.info("control socket", metadata: ["path": "\(path)", "read_group": "\(readGroup ?? "-")", "open_files": "\(openFiles)"])
         }
         let summary = await status()
         runtime.notify { try notifier.ready(status: summary) }

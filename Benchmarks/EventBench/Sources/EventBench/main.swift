@@ -5,6 +5,8 @@
 //
 //   EventBench events DIR [--events N] [--groups N] [--per-group N]   DIR: where the generated tree goes
 //   EventBench memory DIR [--events N] [--groups N] [--per-group N]
+//   EventBench load DIR [--journal DIR] [--clients N] [--requests N] [--events N] [--buffer N] [--claim-every N] [--rounds N]
+//                                        (LoadRun: control clients at once and a VF storm; see LoadMode.swift)
 //
 // Events are not synthesised: a SimulatedKernel plays bind/unbind, driver changes, SR-IOV VF creation and removal
 // and hotplug/unplug on the generated tree, and the uevents it emits are recorded, turned into the property
@@ -24,8 +26,9 @@ import Udev
 // MARK: Options
 
 var arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.count >= 2, arguments[0] == "load" { exit(await runLoad(directory: arguments[1], arguments: Array(arguments.dropFirst(2)))) }
 guard arguments.count >= 2, ["events", "memory"].contains(arguments[0]) else {
-    print("usage: EventBench events|memory DIR [--events N] [--groups N] [--per-group N] [--pfs N]")
+    print("usage: EventBench events|memory|load DIR [--events N] [--groups N] [--per-group N] [--pfs N]")
     exit(2)
 }
 let mode = arguments.removeFirst()
