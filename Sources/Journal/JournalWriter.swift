@@ -325,10 +325,19 @@ public final class JournalWriter: Sendable {
 
     static func takeLock(_ directory: JournalDirectory) throws(JournalError) -> FileDescriptor {
         let fd = try Sys.open(directory.lockFile, .readWrite, options: [.create], permissions: [.ownerReadWrite, .groupRead])
-        if flock(fd.rawValue, LOCK_EX | LOCK_NB) != 0 {
+        var attempts = 0
+        while flock(fd.rawValue, LOCK_EX | LOCK_NB) != 0 {
             let err = Errno(rawValue: Glibc.errno)
             let holder = (try? Sys.readAll(directory.lockFile)).map { String(decoding: $0, as: UTF8.self) }?
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            // Held under this very process's pid after its writer closed: a child another thread is spawning
+            // (between fork and exec it shares the lock's open file, O_CLOEXEC drops it at exec). Wait that out,
+            // half a second at most; a writer of this process still open is refused after it.
+            if err == .wouldBlock, holder == String(getpid()), attempts < 50 {
+                attempts += 1
+                usleep(10_000)
+                continue
+            }
             try? fd.close()
             throw JournalError(.locked, operation: "flock", path: directory.lockFile, errno: err,
                                detail: "another writer\(holder.isEmpty ? "" : " (pid \(holder))") holds the journal")
