@@ -22,8 +22,11 @@ enum SimulatedKernelOption {
     /// A simulated kernel over the tree at `root`. Refuses the machine's own `/sys`: the simulated kernel writes
     /// the tree's files directly.
     static func kernel(over root: SysfsRoot, devDirectory: String? = nil) throws -> SimulatedKernel {
-        var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let real = realpath(root.path, &resolved) != nil ? String(cString: resolved) : root.path
+        var real = root.path
+        if let resolved = realpath(root.path, nil) {
+            real = String(cString: resolved)
+            free(resolved)
+        }
         guard real != "/sys", !real.hasPrefix("/sys/") else {
             throw CommandFailure("--simulated-kernel is for tests: it rewrites the files of --sysfs-root, which must be a simulated tree, not \(real)")
         }
