@@ -29,14 +29,19 @@ public enum ControlClient {
     /// the request is sent: when sending fails, the reply already there is still read.
     public static func exchange(_ request: ControlRequest, on fd: Int32, path: String) throws -> ControlReplySummary {
         defer { close(fd) }
+        return try ControlReplySummary.decode(sendThenReceive(request.encodedLine(), on: fd, path: path))
+    }
+
+    /// Sends `bytes` and reads one reply line; when sending fails (the agent refused the caller and closed at once),
+    /// the reply already received is still returned, else the send error is thrown.
+    static func sendThenReceive(_ bytes: [UInt8], on fd: Int32, path: String) throws(ControlSocketError) -> [UInt8] {
         do {
-            try UnixSocket.sendAll(fd, request.encodedLine(), path: path)
+            try UnixSocket.sendAll(fd, bytes, path: path)
         } catch {
             guard let line = try? UnixSocket.receiveLine(fd, limit: 256 << 20, path: path) else { throw error }
-            return try ControlReplySummary.decode(line)
+            return line
         }
-        let line = try UnixSocket.receiveLine(fd, limit: 256 << 20, path: path)
-        return try ControlReplySummary.decode(line)
+        return try UnixSocket.receiveLine(fd, limit: 256 << 20, path: path)
     }
 
     /// A connection that stays open for several requests (send each with ``send(_:on:path:)``, read replies
@@ -54,7 +59,6 @@ public enum ControlClient {
     public static func rawExchange(_ line: [UInt8], path: String, timeout seconds: Int = 30) throws(ControlSocketError) -> [UInt8] {
         let fd = try UnixSocket.connect(path, timeout: seconds)
         defer { close(fd) }
-        try UnixSocket.sendAll(fd, line + [UInt8(ascii: "\n")], path: path)
-        return try UnixSocket.receiveLine(fd, limit: 256 << 20, path: path)
+        return try sendThenReceive(line + [UInt8(ascii: "\n")], on: fd, path: path)
     }
 }
