@@ -6,8 +6,8 @@ import Glibc
 public enum ControlClient {
     /// Whether an agent answers at `path`: the socket file exists and a connection is accepted. `nil` when none
     /// answers (no socket file, nobody listening); throws when `connect(2)` fails with `EACCES` or `EPERM`: the
-    /// socket is there but its mode (0600, or 0660 with the read group) keeps this caller out, and "no agent" would
-    /// be the wrong answer.
+    /// socket is there but keeps this caller out (the agent's socket is 0666 and the agent refuses strangers with a
+    /// `refused` reply, but a directory's mode or an older agent's 0600 socket can), and "no agent" would be wrong.
     public static func connectIfAnswering(_ path: String, timeout seconds: Int = 120) throws(ControlSocketError) -> Int32? {
         var info = stat()
         if !path.hasPrefix("@") {
@@ -25,11 +25,23 @@ public enum ControlClient {
     }
 
     /// Sends `request` on a connection from ``connectIfAnswering(_:timeout:)`` (closing it) and returns the reply.
+    /// A caller the agent refuses gets its reply (code `refused`) at once and the connection closed, maybe before
+    /// the request is sent: when sending fails, the reply already there is still read.
     public static func exchange(_ request: ControlRequest, on fd: Int32, path: String) throws -> ControlReplySummary {
         defer { close(fd) }
-        try UnixSocket.sendAll(fd, request.encodedLine(), path: path)
-        let line = try UnixSocket.receiveLine(fd, limit: 256 << 20, path: path)
-        return try ControlReplySummary.decode(line)
+        return try ControlReplySummary.decode(sendThenReceive(request.encodedLine(), on: fd, path: path))
+    }
+
+    /// Sends `bytes` and reads one reply line; when sending fails (the agent refused the caller and closed at once),
+    /// the reply already received is still returned, else the send error is thrown.
+    static func sendThenReceive(_ bytes: [UInt8], on fd: Int32, path: String) throws(ControlSocketError) -> [UInt8] {
+        do {
+            try UnixSocket.sendAll(fd, bytes, path: path)
+        } catch {
+            guard let line = try? UnixSocket.receiveLine(fd, limit: 256 << 20, path: path) else { throw error }
+            return line
+        }
+        return try UnixSocket.receiveLine(fd, limit: 256 << 20, path: path)
     }
 
     /// A connection that stays open for several requests (send each with ``send(_:on:path:)``, read replies
@@ -47,7 +59,6 @@ public enum ControlClient {
     public static func rawExchange(_ line: [UInt8], path: String, timeout seconds: Int = 30) throws(ControlSocketError) -> [UInt8] {
         let fd = try UnixSocket.connect(path, timeout: seconds)
         defer { close(fd) }
-        try UnixSocket.sendAll(fd, line + [UInt8(ascii: "\n")], path: path)
-        return try UnixSocket.receiveLine(fd, limit: 256 << 20, path: path)
+        return try sendThenReceive(line + [UInt8(ascii: "\n")], on: fd, path: path)
     }
 }

@@ -11,32 +11,44 @@ import Glibc
 /// each other; the handler (the engine actor) serialises what must be serialised.
 public final class ControlServer: Sendable {
     public typealias Handler = @Sendable (_ line: [UInt8], _ peer: PeerCredentials) async -> [UInt8]
+    /// A connection just accepted: `nil` lets it make requests; a reply line refuses it (sent, then closed).
+    public typealias Screen = @Sendable (_ peer: PeerCredentials) async -> [UInt8]?
 
     public let path: String
     private let listener: Int32
     private let handler: Handler
+    private let screen: Screen?
     private let credentials: @Sendable (Int32) -> PeerCredentials?
     private let state = Mutex(State())
     private let acceptLoopEnded = DispatchSemaphore(value: 0)
     /// Connections served at once at most; one more is told so and closed. Each holds a descriptor and a thread:
     /// the agent raises its open-file limit at start (``OpenFileLimit``).
     public let maximumConnections: Int
+    /// Connections one non-root uid may hold at once (root is not limited), so that a local user cannot take every
+    /// slot of ``maximumConnections``: the socket is mode 0666 and the agent refuses strangers itself.
+    public let maximumConnectionsPerUser: Int
     static let connectionStackSize = 512 * 1024
 
     struct State {
         var connections: Set<Int32> = []
+        /// Open connections of each non-root uid.
+        var connectionsByUID: [UInt32: Int] = [:]
         var stopped = false
         var started = false
         var activeRequests = 0
     }
 
     /// Binds and listens at `path` (a stale socket file there is removed: the caller holds the run lock, so no
-    /// other agent owns it), mode 0660, group `group` when given so that the read group can connect.
-    public init(path: String, group: UInt32? = nil, maximumConnections: Int = 4096,
-                credentials: (@Sendable (Int32) -> PeerCredentials?)? = nil, handler: @escaping Handler) throws(ControlSocketError) {
+    /// other agent owns it), mode 0666: anyone may connect, and `screen` (``ControlService/screen(_:)``) decides
+    /// from `SO_PEERCRED` who is answered, so that a refusal reaches the caller and the journal.
+    public init(path: String, maximumConnections: Int = 4096, maximumConnectionsPerUser: Int = 64,
+                credentials: (@Sendable (Int32) -> PeerCredentials?)? = nil, screen: Screen? = nil,
+                handler: @escaping Handler) throws(ControlSocketError) {
         self.path = path
         self.handler = handler
+        self.screen = screen
         self.maximumConnections = maximumConnections
+        self.maximumConnectionsPerUser = maximumConnectionsPerUser
         self.credentials = credentials ?? { UnixSocket.peerCredentials($0) }
         let fd = try UnixSocket.socket(Int32(SOCK_STREAM.rawValue), path: path)
         if !path.hasPrefix("@") {
@@ -55,10 +67,7 @@ public final class ControlServer: Sendable {
             close(fd)
             throw ControlSocketError(operation: "bind", path: path, errno: code)
         }
-        if !path.hasPrefix("@") {
-            if let group { _ = chown(path, uid_t(bitPattern: -1), group) }
-            _ = chmod(path, group == nil ? 0o600 : 0o660)
-        }
+        if !path.hasPrefix("@") { _ = chmod(path, 0o666) }
         // SOMAXCONN (4096; the kernel caps it at net.core.somaxconn): a thousand clients connecting at once wait in
         // the backlog for the accept loop instead of finding it full (a blocking connect(2) on AF_UNIX then waits).
         guard listen(fd, SOMAXCONN) == 0 else {
@@ -129,24 +138,45 @@ public final class ControlServer: Sendable {
                 }
                 return
             }
-            let admitted = state.withLock { state -> Bool? in
-                if state.stopped { return nil }
-                guard state.connections.count < maximumConnections else { return false }
-                state.connections.insert(fd)
-                return true
-            }
-            switch admitted {
-            case nil:
-                close(fd)
-                return
-            case false?:
-                let reply = ControlReply.failure(ControlProtocolError(.failed, "too many connections (\(maximumConnections)); try again")).encodedLine()
+            guard let peer = credentials(fd) else {
+                let reply = ControlReply.failure(ControlProtocolError(.refused, "the caller's credentials (SO_PEERCRED) could not be read")).encodedLine()
+                UnixSocket.setTimeout(fd, seconds: 1)
                 try? UnixSocket.sendAll(fd, reply, path: path)
                 close(fd)
-            case true?:
+                continue
+            }
+            let admitted = state.withLock { state -> Admission in
+                if state.stopped { return .stopped }
+                guard state.connections.count < maximumConnections else { return .full }
+                if peer.uid != 0 {
+                    guard state.connectionsByUID[peer.uid, default: 0] < maximumConnectionsPerUser else { return .fullForUser }
+                    state.connectionsByUID[peer.uid, default: 0] += 1
+                }
+                state.connections.insert(fd)
+                return .admitted
+            }
+            switch admitted {
+            case .stopped:
+                close(fd)
+                return
+            case .full, .fullForUser:
+                let message = admitted == .full
+                    ? "too many connections (\(maximumConnections)); try again"
+                    : "uid \(peer.uid) has \(maximumConnectionsPerUser) connections open already, the most one user may hold; try again"
+                // A short send timeout: the accept loop must not wait on a peer that does not read.
+                UnixSocket.setTimeout(fd, seconds: 1)
+                try? UnixSocket.sendAll(fd, ControlReply.failure(ControlProtocolError(.failed, message)).encodedLine(), path: path)
+                close(fd)
+            case .admitted:
                 let thread = Thread { [self] in
-                    serve(fd)
-                    state.withLock { _ = $0.connections.remove(fd) }
+                    serve(fd, peer: peer)
+                    state.withLock { state in
+                        _ = state.connections.remove(fd)
+                        if peer.uid != 0 {
+                            let left = state.connectionsByUID[peer.uid, default: 1] - 1
+                            state.connectionsByUID[peer.uid] = left > 0 ? left : nil
+                        }
+                    }
                     close(fd)
                 }
                 // A connection's thread only reads, waits for the handler and writes: a small stack, so that
@@ -157,12 +187,14 @@ public final class ControlServer: Sendable {
         }
     }
 
-    /// Reads lines until EOF; each complete line gets exactly one reply line, in order.
-    private func serve(_ fd: Int32) {
+    private enum Admission { case admitted, full, fullForUser, stopped }
+
+    /// Screens the caller (a refused one gets its one reply, nothing it sent is read), then reads lines until EOF;
+    /// each complete line gets exactly one reply line, in order.
+    private func serve(_ fd: Int32, peer: PeerCredentials) {
         UnixSocket.setTimeout(fd, seconds: 300)
-        guard let peer = credentials(fd) else {
-            let reply = ControlReply.failure(ControlProtocolError(.refused, "the caller's credentials (SO_PEERCRED) could not be read")).encodedLine()
-            try? UnixSocket.sendAll(fd, reply, path: path)
+        if let screen, let refusal = waitFor({ await screen(peer) }) {
+            try? UnixSocket.sendAll(fd, refusal, path: path)
             return
         }
         var buffer: [UInt8] = []
@@ -215,14 +247,14 @@ public final class ControlServer: Sendable {
 }
 
 /// Runs `body` as a task and blocks this (dedicated, non-pool) thread until it returns.
-private func waitFor(_ body: @escaping @Sendable () async -> [UInt8]) -> [UInt8] {
+private func waitFor<Result: Sendable>(_ body: @escaping @Sendable () async -> Result) -> Result {
     let done = DispatchSemaphore(value: 0)
-    let result = Mutex<[UInt8]>([])
+    let result = Mutex<Result?>(nil)
     Task {
         let value = await body()
         result.withLock { $0 = value }
         done.signal()
     }
     done.wait()
-    return result.withLock { $0 }
+    return result.withLock { $0! }
 }

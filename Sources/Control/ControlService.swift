@@ -12,22 +12,47 @@ public struct ControlService: Sendable {
     public let journal: JournalWriter?
     /// Who may do what; tests inject their own.
     public var authorize: @Sendable (ControlRequest.Operation, PeerCredentials) -> ControlAccess.Decision
+    /// Who may make any request at all, decided at accept (``screen(_:)``).
+    public var admit: @Sendable (PeerCredentials) -> ControlAccess.Decision
+    /// Which refused connections are journaled (one per uid and minute, the others counted).
+    public let refusals: SharedRefusalLimiter
     /// The agent's identity for `status`, asked at each request (a reload may change the policy).
     public var agent: @Sendable () -> AgentStatus.Agent
     /// State changes pass one at a time (see ``SerialGate``); share it with whatever else changes state.
     public let changes: SerialGate
 
     public init(engine: Engine, journal: JournalWriter?, access: ControlAccess, agent: AgentStatus.Agent, gate: SerialGate = SerialGate()) {
-        self.init(engine: engine, journal: journal, agent: { agent }, gate: gate, authorize: { access.decide($0, for: $1) })
+        self.init(engine: engine, journal: journal, agent: { agent }, gate: gate, authorize: { access.decide($0, for: $1) },
+                  admit: { access.decideConnection(for: $0) })
     }
 
     public init(engine: Engine, journal: JournalWriter?, agent: @escaping @Sendable () -> AgentStatus.Agent, gate: SerialGate = SerialGate(),
-                authorize: @escaping @Sendable (ControlRequest.Operation, PeerCredentials) -> ControlAccess.Decision) {
+                authorize: @escaping @Sendable (ControlRequest.Operation, PeerCredentials) -> ControlAccess.Decision,
+                admit: @escaping @Sendable (PeerCredentials) -> ControlAccess.Decision = { _ in .allowed },
+                refusals: SharedRefusalLimiter = SharedRefusalLimiter()) {
         self.engine = engine
         self.journal = journal
         self.agent = agent
         self.changes = gate
         self.authorize = authorize
+        self.admit = admit
+        self.refusals = refusals
+    }
+
+    /// A connection just accepted from `peer`: `nil` when it may make requests, else the one reply it gets before
+    /// it is closed. The refusal is journaled (`record_refused`, cause `control` with the uid and pid) unless this uid
+    /// was refused less than a window ago: then it is counted, and the count goes with its next refusal journaled.
+    public func screen(_ peer: PeerCredentials) async -> ControlReply? {
+        guard case .refused(let reason) = admit(peer) else { return nil }
+        if case .journal(let unjournaled, let elapsed, let otherUIDs) = refusals.note(uid: peer.uid) {
+            var text = "control connection refused: \(reason)"
+            if unjournaled > 0, let elapsed {
+                text += "; and \(unjournaled) more of uid \(peer.uid) in the \(elapsed.components.seconds) s since its last one journaled, counted, not journaled"
+            }
+            if otherUIDs > 0 { text += "; and \(otherUIDs) of uids too many to remember, counted, not journaled" }
+            _ = try? await journal?.append(.recordRefused(RecordRefused(reason: text)), cause: .control("connect", uid: peer.uid, pid: peer.pid))
+        }
+        return .failure(ControlProtocolError(.refused, reason + "; nothing this connection sends is read"))
     }
 
     /// One request line (without its newline) from `peer`: the reply, never a thrown error.

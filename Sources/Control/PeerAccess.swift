@@ -40,11 +40,17 @@ public struct ControlAccess: Sendable, Hashable {
 
     public func decide(_ operation: ControlRequest.Operation, for peer: PeerCredentials) -> Decision {
         if peer.uid == 0 { return .allowed }
-        let inReadGroup = readGroup.map { peer.gid == $0 || peer.groups.contains($0) } ?? false
         if operation.changesState {
             return .refused("\(operation.rawValue) changes state and only root may do that (the caller is uid \(peer.uid), pid \(peer.pid))")
         }
-        if inReadGroup { return .allowed }
+        return decideConnection(for: peer)
+    }
+
+    /// Whether `peer` may make any request at all (root, or a member of the read group): decided when the
+    /// connection is accepted, before anything it sends is read.
+    public func decideConnection(for peer: PeerCredentials) -> Decision {
+        if peer.uid == 0 { return .allowed }
+        if let readGroup, peer.gid == readGroup || peer.groups.contains(readGroup) { return .allowed }
         let group = readGroupName.map { "group \($0)" } ?? readGroup.map { "gid \($0)" }
         return .refused("uid \(peer.uid) (pid \(peer.pid)) is not root" + (group.map { " nor in \($0)" } ?? " and no --read-group is configured"))
     }

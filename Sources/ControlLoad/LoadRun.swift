@@ -103,7 +103,10 @@ public struct LoadRun: Sendable {
                                       monitorOnly: false, sysfsRoot: root.path, journal: journalDirectory)
         let service = ControlService(engine: engine, journal: journal, access: ControlAccess(readGroup: getgid()), agent: agent, gate: gate)
         let socket = "/tmp/vw-load-\(UInt32.random(in: 0...UInt32.max)).sock"
-        let server = try ControlServer(path: socket) { line, peer in await service.handle(line: line, peer: peer).encodedLine() }
+        // One uid plays every client here (a non-root one when the load run is not root): no per-uid share.
+        let server = try ControlServer(path: socket, maximumConnectionsPerUser: 4096) { line, peer in
+            await service.handle(line: line, peer: peer).encodedLine()
+        }
         server.start()
         report.residentKBAfterStart = ResidentMemory.current().rss
 

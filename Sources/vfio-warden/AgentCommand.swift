@@ -155,9 +155,9 @@ struct AgentCommand: AsyncParsableCommand {
             let path = controlSocket ?? runDirectory + "/control.sock"
             let access = ControlAccess(readGroup: readGID, readGroupName: readGroup)
             let service = ControlService(engine: engine, journal: journal, agent: currentInfo, gate: gate,
-                                         authorize: { access.decide($0, for: $1) })
+                                         authorize: { access.decide($0, for: $1) }, admit: { access.decideConnection(for: $0) })
             do {
-                server = try ControlServer(path: path, group: readGID) { line, peer in
+                server = try ControlServer(path: path, screen: { await service.screen($0)?.encodedLine() }) { line, peer in
                     await service.handle(line: line, peer: peer).encodedLine()
                 }
             } catch {

@@ -44,6 +44,10 @@ struct ControlOptions: ParsableArguments {
         if let output = reply.output { StandardOutput.write(output) }
         for warning in reply.warnings ?? [] { StandardError.write("warning: \(warning)\n") }
         if !reply.ok {
+            // Never acted on directly instead: a caller the agent refuses may not write sysfs either.
+            if reply.error?.code == .refused {
+                throw CommandFailure("the agent at \(path) refuses this caller: \(reply.error?.message ?? "no reason given") (refused); nothing was done")
+            }
             throw CommandFailure("the agent refused the request: \(reply.error?.message ?? "no reason given")"
                                  + (reply.error.map { " (\($0.code.rawValue))" } ?? ""))
         }

@@ -42,7 +42,10 @@ struct StatusCommand: ParsableCommand {
         } catch {
             throw CommandFailure("the agent at \(controlSocket) did not answer: \(error)")
         }
-        guard reply.ok else { throw CommandFailure("the agent refused: \(reply.error?.message ?? "no reason given")") }
+        guard reply.ok else {
+            throw CommandFailure("the agent at \(controlSocket) refused: \(reply.error?.message ?? "no reason given")"
+                                 + (reply.error.map { " (\($0.code.rawValue))" } ?? ""))
+        }
         guard kubernetesLabels else {
             StandardOutput.write(reply.output ?? "")
             return

@@ -80,11 +80,6 @@ import Enforcement
         try TopologyGraph.scan(root: host.root).devices[address]?.driver
     }
 
-    func waitUntil(_ condition: () throws -> Bool, within limit: Duration = .seconds(10)) async rethrows {
-        let deadline = ContinuousClock.now + limit
-        while try !condition() && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
-    }
-
     @Test func aGracefulStopFinishesThePlanInFlightAndJournalsIt() async throws {
         let host = try TestHost.make()
         defer { host.remove() }

@@ -73,3 +73,9 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
         }
     }
 }
+
+/// Waits until `condition` holds or `limit` passes (the caller checks the condition after).
+func waitUntil(_ condition: () throws -> Bool, within limit: Duration = .seconds(10)) async rethrows {
+    let deadline = ContinuousClock.now + limit
+    while try !condition() && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+}

@@ -145,6 +145,20 @@ import SimulatedKernel
         guard case .refused = noGroup else { Issue.record("allowed without a read group"); return }
     }
 
+    @Test func aConnectionIsAdmittedForRootAndTheReadGroupOnly() {
+        #expect(access.decideConnection(for: PeerCredentials(pid: 1, uid: 0, gid: 0)) == .allowed)
+        #expect(access.decideConnection(for: PeerCredentials(pid: 10, uid: 1000, gid: 990)) == .allowed)
+        #expect(access.decideConnection(for: PeerCredentials(pid: 10, uid: 1000, gid: 1000, groups: [990])) == .allowed)
+        guard case .refused(let reason) = access.decideConnection(for: PeerCredentials(pid: 11, uid: 1001, gid: 1001, groups: [27])) else {
+            Issue.record("a stranger was admitted"); return
+        }
+        #expect(reason == "uid 1001 (pid 11) is not root nor in group vfio-readers")
+        guard case .refused(let noGroup) = ControlAccess().decideConnection(for: PeerCredentials(pid: 11, uid: 1001, gid: 990)) else {
+            Issue.record("admitted without a read group"); return
+        }
+        #expect(noGroup.contains("no --read-group is configured"))
+    }
+
     @Test func groupsResolveByNameOrNumber() throws {
         #expect(try ControlAccess.resolveGroup("root") == 0)
         #expect(try ControlAccess.resolveGroup("4242") == 4242)

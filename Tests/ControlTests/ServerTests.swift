@@ -223,6 +223,122 @@ import Enforcement
         }
     }
 
+    @Test func theSocketIsOpenToAllAndTheAgentDecides() async throws {
+        try await withServer { running in
+            var info = stat()
+            #expect(stat(running.host.socketPath, &info) == 0)
+            #expect(info.st_mode & 0o777 == 0o666)
+        }
+    }
+
+    @Test func aStrangerIsRefusedAtAcceptAndOneRefusalAMinuteJournaled() async throws {
+        let host = try TestHost.make()
+        defer { host.remove() }
+        let journal = try JournalWriter(directory: host.journalDirectory)
+        defer { journal.close() }
+        let engine = try host.makeEngine(journal: journal)
+        _ = await engine.start(version: "test")
+        let clock = Mutex(ContinuousClock.now)
+        let access = ControlAccess(readGroup: 990, readGroupName: "readers")
+        let service = ControlService(engine: engine, journal: journal, agent: { TestHost.agentInfo },
+                                     authorize: { access.decide($0, for: $1) }, admit: { access.decideConnection(for: $0) },
+                                     refusals: SharedRefusalLimiter(now: { clock.withLock { $0 } }))
+        let handled = Mutex(0)
+        // The test runs as root: the server reads the caller as uid 1000, in no group of the agent's.
+        let server = try ControlServer(path: host.socketPath, credentials: { _ in PeerCredentials(pid: 4242, uid: 1000, gid: 1000) },
+                                       screen: { await service.screen($0)?.encodedLine() }) { line, peer in
+            handled.withLock { $0 += 1 }
+            return await service.handle(line: line, peer: peer).encodedLine()
+        }
+        server.start()
+        defer { server.stop() }
+        let path = host.socketPath
+        for _ in 0..<3 {
+            let reply = try await exchange(#"{"op":"status"}"#, at: path)
+            #expect(reply["ok"] as? Bool == false)
+            let error = try #require(reply["error"] as? [String: Any])
+            #expect(error["code"] as? String == "refused")
+            #expect((error["message"] as? String)?.hasPrefix("uid 1000 (pid 4242) is not root nor in group readers") == true)
+            #expect(reply["status"] == nil)
+        }
+        // The connection is closed after the one reply, and no request was handed to the handler.
+        let fd = try ControlClient.connect(path)
+        defer { close(fd) }
+        var byte: UInt8 = 0
+        var received: [UInt8] = []
+        while recv(fd, &byte, 1, 0) == 1 { received.append(byte) }
+        #expect(received.last == UInt8(ascii: "\n") && received.filter { $0 == UInt8(ascii: "\n") }.count == 1)
+        #expect(handled.withLock { $0 } == 0)
+
+        func strangerRefusals() throws -> [JournalRecord] {
+            try JournalReader(directory: host.journalDirectory).records().filter { $0.kind == .recordRefused && $0.cause?.uid == 1000 }
+        }
+        let first = try strangerRefusals()
+        #expect(first.count == 1)
+        #expect(first.first?.cause?.source == .control && first.first?.cause?.pid == 4242 && first.first?.cause?.request == "connect")
+        // A minute later the next refusal is journaled, with the count of the three in between.
+        clock.withLock { $0 += .seconds(61) }
+        _ = try await exchange(#"{"op":"list"}"#, at: path)
+        let records = try strangerRefusals()
+        #expect(records.count == 2)
+        guard case .recordRefused(let later)? = records.last?.event else { Issue.record("no second record_refused"); return }
+        #expect(later.reason.contains("and 3 more of uid 1000 in the 61 s since its last one journaled"))
+        #expect(host.kernel.takeWrites().isEmpty)
+    }
+
+    @Test func aNonRootUIDHoldsAtMostItsShareOfConnectionsAndRootIsNotLimited() async throws {
+        let host = try TestHost.make()
+        defer { host.remove() }
+        let callerUID = Mutex<UInt32>(1000)
+        let server = try ControlServer(path: host.socketPath, maximumConnectionsPerUser: 2,
+                                       credentials: { _ in PeerCredentials(pid: 1, uid: callerUID.withLock { $0 }, gid: 1000) }) { _, peer in
+            Array("{\"ok\":true,\"uid\":\(peer.uid)}\n".utf8)
+        }
+        server.start()
+        defer { server.stop() }
+        let path = host.socketPath
+        let held = [try ControlClient.connect(path), try ControlClient.connect(path)]
+        await waitUntil { server.connectionCount == 2 }
+        #expect(server.connectionCount == 2)
+        let third = try await exchange(#"{"op":"status"}"#, at: path)
+        let error = try #require(third["error"] as? [String: Any])
+        #expect(error["code"] as? String == "failed")
+        #expect((error["message"] as? String)?.contains("uid 1000 has 2 connections open already") == true)
+        // Root is not counted against any share.
+        callerUID.withLock { $0 = 0 }
+        let rootHeld = [try ControlClient.connect(path), try ControlClient.connect(path)]
+        #expect(try await exchange(#"{"op":"status"}"#, at: path)["uid"] as? Int == 0)
+        await waitUntil { server.connectionCount == 4 }
+        #expect(server.connectionCount == 4)
+        // A connection of uid 1000 closed frees its slot.
+        close(held[0])
+        await waitUntil { server.connectionCount == 3 }
+        #expect(server.connectionCount == 3)
+        callerUID.withLock { $0 = 1000 }
+        #expect(try await exchange(#"{"op":"status"}"#, at: path)["uid"] as? Int == 1000)
+        close(held[1])
+        rootHeld.forEach { close($0) }
+    }
+
+    @Test func theClientReadsARefusalSentBeforeItsRequest() async throws {
+        let host = try TestHost.make()
+        defer { host.remove() }
+        let refusal = ControlReply.failure(ControlProtocolError(.refused, "uid 1000 (pid 1) is not root")).encodedLine()
+        let server = try ControlServer(path: host.socketPath, screen: { _ in refusal }) { _, _ in Array("{\"ok\":true}\n".utf8) }
+        server.start()
+        defer { server.stop() }
+        let path = host.socketPath
+        let reply = try await onThread {
+            let fd = try #require(try ControlClient.connectIfAnswering(path))
+            // Let the server answer and close before the request goes out: sending then fails (EPIPE).
+            usleep(200_000)
+            return try ControlClient.exchange(ControlRequest(op: .status), on: fd, path: path)
+        }
+        #expect(reply.ok == false)
+        #expect(reply.error?.code == .refused)
+        #expect(reply.error?.message == "uid 1000 (pid 1) is not root")
+    }
+
     @Test func peerCredentialsAreReadFromTheSocket() async throws {
         let host = try TestHost.make()
         defer { host.remove() }

@@ -9,7 +9,8 @@
  *   unixsock request PATH LINE
  *       Connects an AF_UNIX stream socket to PATH (the agent's control socket), sends LINE and a newline, prints
  *       the first reply line. Exit 0 on a reply; 2 with "connect: <strerror>" on stderr when the connection is
- *       refused (EACCES for a caller the socket's mode keeps out); 1 on any other error.
+ *       refused (EACCES); 1 on any other error. A reply already sent is read even when sending LINE failed (the agent
+ *       answers a caller it refuses at once and closes).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -77,7 +78,8 @@ static int request(const char *path, const char *line) {
     out[size] = '\n';
     for (size_t sent = 0; sent < size + 1;) {
         ssize_t n = send(fd, out + sent, size + 1 - sent, MSG_NOSIGNAL);
-        if (n < 0) { perror("unixsock: send"); return 1; }
+        /* The agent refuses a stranger with one reply and closes at once: read that reply even if send fails. */
+        if (n < 0) { perror("unixsock: send"); break; }
         sent += (size_t)n;
     }
     char c;
