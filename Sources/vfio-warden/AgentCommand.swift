@@ -55,7 +55,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-control-socket"), help: "Serve no control socket.")
     var noControlSocket = false
 
-    @Option(name: .customLong("read-group"), help: ArgumentHelp("Members of this group may read over the control socket (status, list, plan); only root changes state.", valueName: "group"))
+    @Option(name: .customLong("read-group"), help: ArgumentHelp("Members of this group may read over the control socket (status, list, plan); only root changes state. Anyone else is refused at connect, and the refusal journaled (once a minute per uid).", valueName: "group"))
     var readGroup: String?
 
     @Option(help: ArgumentHelp("Stop after this many device events (for tests).", valueName: "n"))
