@@ -1,4 +1,10 @@
 # Shared helpers for the guest scenarios (sourced; runs inside the QEMU guest only).
+# The /sys paths below are the guest's. Outside the rig's guest (whose kernel command line names a
+# warden.scenario=) this file refuses to load, so no scenario can touch the host's own devices.
+grep -q 'warden\.scenario=' /proc/cmdline 2>/dev/null || {
+    echo "Tests/VM/lib.sh: not inside the rig's QEMU guest (no warden.scenario= in /proc/cmdline); refusing to run" >&2
+    exit 2
+}
 # Every check prints exactly one line: "PASS <scenario>/<check>: <reason>" or "FAIL ...".
 SCEN=${SCEN:-$(basename "$0")}
 pass() { local c=$1; shift; echo "PASS $SCEN/$c: $*"; }
