@@ -117,7 +117,9 @@ public struct ControlService: Sendable {
     private func executed(_ report: Engine.Report, json: Bool) throws -> ControlReply {
         let plans = report.actions.map(\.plan)
         let results = report.actions.map { Optional($0.result) }
-        return ControlReply(ok: true, exitCode: report.actions.contains(where: { $0.result.outcome != .completed }) ? 1 : 0,
+        // A lost outcome (a record the journal could not make durable) is a failure, whatever the plans did.
+        let failed = report.actions.contains(where: { $0.result.outcome != .completed }) || !report.unrecorded.isEmpty
+        return ControlReply(ok: true, exitCode: failed ? 1 : 0,
                             output: try PlanOutput.render(plans, results: results, json: json), warnings: report.notes,
                             plans: report.actions.map { PlanJSON($0.plan, result: $0.result) })
     }
