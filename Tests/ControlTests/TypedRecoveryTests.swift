@@ -64,6 +64,43 @@ import Enforcement
         #expect(outcome.outcome == .rolledBack, "\(outcome)")
     }
 
+    /// Killed between two steps of the rollback (right after the failed step's record, before the rollback's
+    /// first): every started step finished, one failed. The journal's records stop there as a kill leaves them
+    /// (``JournalFaults``: nothing after the failed step is durable, and the executor writes nothing unrecorded).
+    @Test func aKillBetweenStepsOfTheRollbackIsRecovered() async throws {
+        let host = try TestHost.make()
+        defer { host.remove() }
+        do {
+            let faults = JournalFaults()
+            var options = JournalWriter.Options()
+            options.faults = faults
+            let journal = try JournalWriter(directory: host.journalDirectory, options: options)
+            let engine = try host.makeEngine(journal: journal)
+            _ = await engine.start(version: "first")
+            host.kernel.inject(.fail(.ioError), on: "bus/pci/drivers/virtio-pci/unbind")
+            // The plan, four steps started and finished, the fifth (the virtio-net's unbind) started and failed.
+            faults.fill(after: 1 + 4 * 2 + 2)
+            _ = await engine.assign([TestHost.e1000], owner: "vm1", cause: .agent("test"))
+            journal.close()
+        }
+        let records = try JournalReader(directory: host.journalDirectory).records()
+        let steps = records.compactMap { if case .stepFinished(let s) = $0.event { s } else { nil } }
+        #expect(steps.count == 5 && steps.last?.succeeded == false, "\(steps.map(\.operation))")
+        #expect(TopologyGraph.scanDriver(host, TestHost.e1000) == "vfio-pci")
+        let interrupted = InterruptedPlan.find(in: records)
+        #expect(interrupted.first?.wasRollingBack == true, "a plan with a failed step and no plan_finished was not found")
+
+        let journal = try JournalWriter(directory: host.journalDirectory)
+        let engine = try host.makeEngine(journal: journal)
+        _ = await engine.recoverInterruptedPlans(from: records)
+        _ = await engine.start(version: "second")
+        journal.close()
+        #expect(await engine.assignments.assignments.isEmpty)
+        #expect(TopologyGraph.scanDriver(host, TestHost.e1000) == "e1000", "left on vfio-pci with no assignment")
+        #expect(TopologyGraph.scanDriver(host, TestHost.virtio) == "virtio-pci")
+        #expect(try JournalVerifier.verify(directory: host.journalDirectory).isIntact)
+    }
+
     /// A member disappears at the start of a release: the others still go back to their drivers, and the
     /// assignment is dropped (before, the group was rolled back into isolation and then dropped: stranded).
     @Test func aReleaseThatLosesAMemberGivesTheOthersBack() async throws {
@@ -171,5 +208,12 @@ import Enforcement
             }
         }
         #expect(InterruptedPlan.find(in: records).map(\.kind) == [.assign])
+    }
+}
+
+extension TopologyGraph {
+    /// The driver of `address` in a fresh scan of the host's tree.
+    static func scanDriver(_ host: TestHost, _ address: PCIAddress) -> String? {
+        (try? TopologyGraph.scan(root: host.root))?.devices[address]?.driver
     }
 }
