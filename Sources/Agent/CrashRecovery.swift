@@ -4,9 +4,13 @@ import Sysfs
 import Topology
 
 /// A plan the previous run journaled (`action_planned`) but whose outcome it never recorded: the agent died
-/// between the intent and the end of the plan (a step in flight, or steps still to go).
+/// between the intent and the end of the plan (a step in flight, steps still to go, its rollback under way, or
+/// the record that ends its story still to write), or the journal failed under it.
+///
+/// Read from typed fields only (``ActionPlan/planKind``, ``PlannedStep/typedAction``, `plan_finished`): the
+/// words of a plan's reason or a step's operation are read only for schema 1 records, in the Journal module.
 public struct InterruptedPlan: Sendable, Equatable {
-    public enum Kind: String, Sendable { case assign, release, enforce, sriov, other }
+    public typealias Kind = PlanKind
 
     public var plan: ActionPlan
     public var started: [StepStarted]
@@ -14,13 +18,17 @@ public struct InterruptedPlan: Sendable, Equatable {
     /// For an assign (a release): whether the `assignment_made` (`assignment_released`) record that ends its
     /// story followed it.
     public var recorded = false
+    /// The plan's `plan_finished` (schema 2), when it came.
+    public var end: PlanFinished?
 
-    public var kind: Kind {
-        if plan.reason.hasPrefix("assign to ") { return .assign }
-        if plan.reason.hasPrefix("release from ") { return .release }
-        if plan.reason.hasPrefix("enforce") { return .enforce }
-        if plan.reason.hasPrefix("[[sriov]]") { return .sriov }
-        return .other
+    public var kind: Kind { plan.planKind }
+
+    /// Whether the executor was rolling the plan back when it was interrupted: a step failed (other than a member
+    /// gone mid-release, which the executor steps past) and no `plan_finished` came.
+    public var wasRollingBack: Bool {
+        end == nil && finished.contains { step in
+            !step.succeeded && !(kind == .release && step.failureKind == "device-gone") && step.failureKind != "journal-failed"
+        }
     }
 
     /// Every device a step was started on, with the driver it had before the plan's first step on it.
@@ -34,8 +42,9 @@ public struct InterruptedPlan: Sendable, Equatable {
     /// and the others the requested devices; otherwise every device in `devices` counts as requested.
     public func requestedDevices(among devices: [PCIAddress]) -> ([PCIAddress], Planner.SiblingMode) {
         var overrides: [PCIAddress: String] = [:]
-        for step in plan.steps where step.operation.hasPrefix("driver_override=") {
-            overrides[step.device] = String(step.operation.dropFirst("driver_override=".count))
+        for step in plan.steps {
+            guard let (action, argument) = step.typedAction, action == .driverOverride else { continue }
+            overrides[step.device] = argument ?? ""
         }
         for mode in [Planner.SiblingMode.none, .pciStub] {
             let quarantined = Set(overrides.filter { $0.value == mode.rawValue }.keys)
@@ -51,6 +60,9 @@ public struct InterruptedPlan: Sendable, Equatable {
     /// step succeeded but whose `assignment_made` (`assignment_released`) record never came: the process died
     /// between the last write and saving the assignment table, and without recovery the group would stay on
     /// vfio-pci with no owner (back on its drivers but still held, which start-up enforcement would undo).
+    ///
+    /// A schema 2 plan ends with its `plan_finished`: without one it was interrupted, whatever its steps say (a
+    /// kill during the rollback, a release killed after a member went away, a journal that failed mid-plan).
     public static func find(in records: [JournalRecord]) -> [InterruptedPlan] {
         let lastStart = records.lastIndex { $0.kind == .agentStarted }
         let run = lastStart.map { records[$0...] } ?? records[...]
@@ -64,17 +76,28 @@ public struct InterruptedPlan: Sendable, Equatable {
                 plans[plan.planID] = InterruptedPlan(plan: plan, started: [], finished: [])
             case .stepStarted(let step): plans[step.planID]?.started.append(step)
             case .stepFinished(let step): plans[step.planID]?.finished.append(step)
+            case .planFinished(let end): plans[end.planID]?.end = end
+            case .recovery(let recovery) where plans[recovery.planID] != nil:
+                // Recovered already (after the journal came back, in this same run): its story has ended.
+                plans[recovery.planID] = nil
+                order.removeAll { $0 == recovery.planID }
             case .assignmentMade(let assignment): markRecorded(assignment, kind: .assign, in: &plans, order: order)
             case .assignmentReleased(let assignment): markRecorded(assignment, kind: .release, in: &plans, order: order)
             default: break
             }
         }
         return order.compactMap { plans[$0] }.filter { candidate in
+            let storyEnds = candidate.kind == .assign || candidate.kind == .release
+            if candidate.plan.endsWithPlanFinished {
+                guard let end = candidate.end, end.outcome != .journalFailed else { return true }
+                return storyEnds && end.outcome == .completed && !candidate.recorded
+            }
+            // Schema 1: the end of a plan is read from its steps.
             let finishedSteps = Set(candidate.finished.map(\.step))
             if candidate.started.contains(where: { !finishedSteps.contains($0.step) }) { return true }
             if candidate.finished.contains(where: { !$0.succeeded }) { return false }
             if candidate.finished.count < candidate.plan.steps.count { return true }
-            return (candidate.kind == .assign || candidate.kind == .release) && !candidate.recorded
+            return storyEnds && !candidate.recorded
         }
     }
 
@@ -109,11 +132,29 @@ extension Engine {
             var outcome: Recovery.Outcome
             var detail: String
             switch entry.kind {
+            case .assign where entry.wasRollingBack:
+                // Killed while the executor rolled a failed assign back: finish the rollback, so the group ends where
+                // it started (and not on vfio-pci with no assignment).
+                (outcome, detail) = await rollBack(entry, cause: cause, into: &report)
+                if outcome != .failed { detail = "the assign had failed and was being rolled back: " + detail }
+            case .release where entry.wasRollingBack:
+                // Killed while a failed release was rolled back into isolation: the assignment was never dropped, so
+                // start-up enforcement isolates the group again, through the planner and the policy in force.
+                outcome = .leftToStartup
+                detail = "the release had failed and was being rolled back; the group is still held, and start-up enforcement isolates it"
             case .assign:
                 let owner = entry.plan.owner ?? "?"
                 if let held = assignments.assignments.first(where: { $0.owner == owner && devices.allSatisfy($0.covers) }), !devices.isEmpty {
                     outcome = .alreadyRecorded
                     detail = "the assignment to \(held.owner) was already recorded; enforcement puts the group back"
+                    if !entry.recorded {
+                        // Saved, but killed (or the journal failed) before its record: write the record that ends the story.
+                        var drivers: [String: String] = [:]
+                        for member in held.members { drivers[member.identity.address.description] = member.originalDriver ?? "none" }
+                        await record(.assignmentMade(Journal.Assignment(owner: held.owner, group: entry.plan.group, originalDrivers: drivers)),
+                                     cause: cause, into: &report)
+                        detail = "the assignment to \(held.owner) was saved but never journaled: its assignment_made is written now"
+                    }
                     break
                 }
                 let targets = Array(Set(entry.plan.steps.map(\.device)).intersection(devices)).sorted()
@@ -131,20 +172,8 @@ extension Engine {
                     outcome = .finished
                     detail = "the group is isolated for \(owner)"
                 } else {
-                    let rollback = rollbackPlan(entry)
-                    if rollback.steps.isEmpty {
-                        outcome = .nothingToUndo
-                        detail = "could not be finished, and nothing needs undoing"
-                    } else {
-                        let result = await execute(rollback, cause: cause, reason: "roll back interrupted plan \(entry.plan.planID)", into: &report)
-                        if result.outcome == .completed {
-                            outcome = .rolledBack
-                            detail = "could not be finished; rolled back to the drivers the members had"
-                        } else {
-                            outcome = .failed
-                            detail = "could not be finished, and rolling back failed: \(result.failure?.message ?? "?")"
-                        }
-                    }
+                    (outcome, detail) = await rollBack(entry, cause: cause, into: &report)
+                    if outcome != .failed { detail = "could not be finished; " + detail }
                 }
             case .release:
                 if let owner = entry.plan.owner, assignments.assignments.contains(where: { $0.owner == owner && devices.contains(where: $0.covers) }) {
@@ -162,7 +191,14 @@ extension Engine {
                 } else {
                     outcome = .alreadyRecorded
                     detail = "the release was already recorded"
+                    if !entry.recorded, let owner = entry.plan.owner, entry.end?.outcome == .completed {
+                        await record(.assignmentReleased(Journal.Assignment(owner: owner, group: entry.plan.group)), cause: cause, into: &report)
+                        detail = "the release was saved but never journaled: its assignment_released is written now"
+                    }
                 }
+            case .rollback:
+                // Crash recovery's own rollback, interrupted: finish it, towards the drivers its steps were putting back.
+                (outcome, detail) = await rollBack(entry, cause: cause, into: &report)
             case .enforce, .sriov, .other:
                 outcome = .leftToStartup
                 detail = "left to start-up enforcement"
@@ -177,18 +213,47 @@ extension Engine {
         return report
     }
 
+    /// Carries out ``rollbackPlan(_:)`` (journaled as a `rollback` plan): what became of it, in the recovery's words.
+    private func rollBack(_ entry: InterruptedPlan, cause: Cause, into report: inout Report) async -> (Recovery.Outcome, String) {
+        let rollback = rollbackPlan(entry)
+        if rollback.steps.isEmpty { return (.nothingToUndo, "nothing needs undoing") }
+        let result = await execute(rollback, cause: cause, reason: "roll back interrupted plan \(entry.plan.planID)", kind: .rollback, into: &report)
+        if result.outcome == .completed { return (.rolledBack, "rolled back to the drivers the members had") }
+        return (.failed, "rolling back failed: \(result.failure?.message ?? "?")")
+    }
+
+    /// Where a rollback puts each device: the driver the journal says it had before the plan's first step on it;
+    /// for an interrupted rollback, the drivers that rollback was binding (its planned `bind` steps).
+    func rollbackTargets(_ entry: InterruptedPlan) -> [(device: PCIAddress, driver: String?)] {
+        guard entry.kind == .rollback else { return entry.driversBefore }
+        var targets: [(device: PCIAddress, driver: String?)] = []
+        for step in entry.plan.steps {
+            guard let (action, argument) = step.typedAction else { continue }
+            let index = targets.firstIndex { $0.device == step.device }
+            let current = index.map { targets[$0].driver } ?? graph.devices[step.device]?.driver
+            let driver: String? = switch action {
+            case .bind: argument
+            case .unbind: nil
+            default: current
+            }
+            if let index { targets[index].driver = driver } else { targets.append((step.device, driver)) }
+        }
+        return targets
+    }
+
     /// Puts every device an interrupted plan touched back on the driver the journal says it had, clearing the
     /// `driver_override` the plan set.
     func rollbackPlan(_ entry: InterruptedPlan) -> Plan {
         var steps: [PlanStep] = []
-        for (address, before) in entry.driversBefore.reversed() {
+        let targets = rollbackTargets(entry)
+        for (address, before) in targets.reversed() {
             guard let device = graph.devices[address] else { continue }
             if device.driverOverride != nil { steps.append(PlanStep(address, .setDriverOverride(nil))) }
             guard device.driver != before else { continue }
             if let current = device.driver { steps.append(PlanStep(address, .unbind(from: current))) }
             if let before { steps.append(PlanStep(address, .bind(to: before))) }
         }
-        return Plan(kind: .release, owner: entry.plan.owner, targets: entry.driversBefore.map(\.device),
+        return Plan(kind: .release, owner: entry.plan.owner, targets: targets.map(\.device),
                     group: entry.plan.group.number, steps: steps)
     }
 }

@@ -61,6 +61,9 @@ public actor Engine {
         public var durationNanoseconds: UInt64 = 0
         /// Problems that stopped nothing but that an operator should see (a journal write that failed...).
         public var notes: [String] = []
+        /// Records that could not be made durable (a full or failing journal disk), in words: a lost outcome,
+        /// which a one-shot command turns into a non-zero exit.
+        public var unrecorded: [String] = []
     }
 
     /// Swapped only by ``reload(verdicts:sriovRules:staticAssignments:cause:)`` (SIGHUP).
@@ -72,6 +75,11 @@ public actor Engine {
     /// devices come or go, at a resync, and before a user request.
     private var verdictCache: VerdictTable?
     private var nextPlanID: UInt64 = 1
+    /// Set while the journal refuses records (a full or failing disk), with when it began and what was lost;
+    /// cleared by ``healJournal(cause:)`` once a record is durable again.
+    private(set) var journalOutage: JournalOutage?
+    var isHealingJournal = false
+    func clearJournalOutage() { journalOutage = nil }
     /// `kernel/uevent_seqnum` read just before the last resync's scan: events up to it are in that scan. After an
     /// overflow the receive queue still holds events from before the loss, and they arrive after the resync; their
     /// action may be out of date (a `remove` of a VF that was created again since), so they are only re-read.
@@ -119,7 +127,7 @@ public actor Engine {
 
     /// Rescans sysfs (after `ENOBUFS`, at start, periodically) and enforces everything that is held.
     public func resync(cause: Cause = .resync()) async -> Report {
-        var report = Report()
+        var report = await healJournal()
         verdictCache = nil
         resyncedThroughSeqnum = (try? configuration.root.read(PCIPaths.ueventSeqnum)).flatMap { UInt64($0) }
         do {
@@ -180,7 +188,8 @@ public actor Engine {
             report.event = event
             return report
         }
-        var report = Report(event: event)
+        var report = await healJournal()
+        report.event = event
         let cause = Cause.udev(seqnum: device.seqnum ?? 0, action: device.action.rawValue)
         let group = graph.devices[device.address]?.iommuGroup
         await record(.eventSeen(EventSeen(device: device.address, devpath: device.devpath ?? "", action: device.action.rawValue,
@@ -225,7 +234,7 @@ public actor Engine {
     /// recovery reads them from the journal); sysfs as it is now would remember the half-done state instead.
     public func assign(_ addresses: [PCIAddress], owner: String, siblings: Planner.SiblingMode = .passthrough, cause: Cause,
                        originals: [PCIAddress: (driver: String?, override: String?)] = [:]) async -> Report {
-        var report = Report()
+        var report = await healJournal()
         verdictCache = nil
         let planned = Planner.assign(addresses, owner: owner, siblings: siblings, in: context())
         if planned.contains(where: { $0.plan.isRefused }) {
@@ -265,7 +274,7 @@ public actor Engine {
 
     /// Returns groups to the drivers their members had.
     public func release(owner: String?, addresses: [PCIAddress], cause: Cause) async -> Report {
-        var report = Report()
+        var report = await healJournal()
         verdictCache = nil
         let planned = Planner.release(owner: owner, addresses: addresses, in: context())
         for (plan, remaining) in planned {
@@ -281,9 +290,10 @@ public actor Engine {
                 continue
             }
             let result = await execute(plan, cause: cause, reason: "release from \(held.owner)", into: &report)
-            // The assignment is dropped even when a step failed: the executor rolled back to isolation, and the
-            // operator sees the failure; keeping it would make the agent fight a release the owner asked for.
-            if result.outcome == .completed || result.failure?.kind == .deviceGone {
+            // A member gone mid-release does not fail it (the executor gives the others back); a release that
+            // failed and was rolled back into isolation keeps its assignment, so the group is not left on
+            // vfio-pci with no owner.
+            if result.outcome == .completed {
                 assignments.assignments.removeAll { $0 == held }
                 persist(into: &report)
                 await record(.assignmentReleased(Journal.Assignment(owner: held.owner, group: groupRef(plan.group ?? -1),
@@ -315,15 +325,23 @@ public actor Engine {
     }
 
     @discardableResult
-    func execute(_ plan: Plan, cause: Cause, reason: String, into report: inout Report) async -> ExecutionResult {
-        let planID = nextPlanID
-        nextPlanID += 1
+    func execute(_ plan: Plan, cause: Cause, reason: String, kind: PlanKind? = nil, into report: inout Report) async -> ExecutionResult {
+        // Unique for the journal's life (ids of earlier runs are below its last seq), so recovery and `journal
+        // verify` can match a plan's records across runs.
+        let planID = max(nextPlanID, (configuration.journal?.lastSequence ?? 0) + 1)
+        nextPlanID = planID + 1
         var executor = Executor(root: configuration.root, writer: configuration.writer)
         executor.stepTimeout = configuration.stepTimeout
         let result: ExecutionResult
         if let journal = configuration.journal {
-            let observer = JournalObserver(journal: journal, planID: planID, group: groupRef(plan.group ?? -1), cause: cause, reason: reason)
+            let observer = JournalObserver(journal: journal, planID: planID, kind: kind ?? PlanKind(plan.kind),
+                                           group: groupRef(plan.group ?? -1), cause: cause, reason: reason)
             result = await executor.run(plan, observer: observer)
+            let lost = observer.lost
+            if !lost.isEmpty {
+                report.notes.append("journal: plan \(planID) (\(reason)): \(lost.count) record\(lost.count == 1 ? "" : "s") could not be made durable")
+                noteUnrecorded(lost, into: &report)
+            }
         } else {
             result = await executor.run(plan)
         }
@@ -366,7 +384,21 @@ public actor Engine {
             try await journal.append(event, cause: cause)
         } catch {
             report.notes.append("journal: \(error)")
+            noteUnrecorded([StoryRenderer.sentence(for: JournalRecord(seq: 0, realtimeMicros: 0, monotonicNanos: 0, host: "",
+                                                                      cause: cause, event: event, prev: "")) + " (\(error))"],
+                           into: &report)
         }
+    }
+
+    /// Records lost to a journal that refuses writes: in the report, and in the outage ``healJournal(cause:)`` ends.
+    private func noteUnrecorded(_ lost: [String], into report: inout Report) {
+        report.unrecorded += lost
+        var outage = journalOutage ?? JournalOutage(sinceMicros: JournalOutage.nowMicros())
+        outage.lost += lost.count
+        if outage.examples.count < JournalOutage.examplesKept {
+            outage.examples += lost.prefix(JournalOutage.examplesKept - outage.examples.count)
+        }
+        journalOutage = outage
     }
 
     private func persist(into report: inout Report) {

@@ -61,6 +61,8 @@ public enum ReportText {
             lines.append("\(title): failed, and rolling back failed too: \(result.failure?.message ?? "?")")
         case .refused:
             lines.append("\(title): not carried out: \(result.failure?.message ?? "?")")
+        case .journalFailed:
+            lines.append("\(title): stopped, the journal failed (no further write, no rollback; crash recovery takes it over): \(result.failure?.message ?? "?")")
         }
         for record in result.steps {
             let drivers = "\(record.driverBefore ?? "-") → \(record.driverAfter ?? "-")"

@@ -103,6 +103,8 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         public var monitorOnly: Bool
         public var sysfsRoot: String
         public var journal: String?
+        /// Set while the journal refuses records (a full disk): since when, and what the agent does meanwhile.
+        public var journalProblem: String?
         public init(version: String, pid: Int32, startedAt: Int64, policy: String, monitorOnly: Bool, sysfsRoot: String, journal: String?) {
             self.version = version
             self.pid = pid
@@ -115,6 +117,7 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case version, pid, policy, journal
             case startedAt = "started_at", monitorOnly = "monitor_only", sysfsRoot = "sysfs_root"
+            case journalProblem = "journal_problem"
         }
     }
 
@@ -161,6 +164,7 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         let violated = groups.filter { $0.state == "violated" }.count
         let mode = agent.monitorOnly ? "monitoring" : "enforcing"
         return "\(mode): \(assigned) assigned group\(assigned == 1 ? "" : "s"), \(violated) violated"
+            + (agent.journalProblem.map { "; \($0)" } ?? "")
     }
 
     /// What `status` prints.

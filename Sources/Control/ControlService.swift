@@ -105,7 +105,8 @@ public struct ControlService: Sendable {
             return ControlReply(ok: true, exitCode: plans.contains(where: \.isRefused) ? 1 : 0,
                                 output: try PlanOutput.render(plans, json: json), plans: plans.map { PlanJSON($0) })
         case .status:
-            let status = AgentStatus(agent: agent(), statuses: await engine.statuses(), assignments: await engine.assignments)
+            var status = AgentStatus(agent: agent(), statuses: await engine.statuses(), assignments: await engine.assignments)
+            status.agent.journalProblem = await engine.journalProblem
             return ControlReply(ok: true, exitCode: 0, output: json ? try JSONRendering.render(status) : status.text, status: status)
         case .list:
             let report = TopologyReport(await engine.graph)
@@ -116,7 +117,9 @@ public struct ControlService: Sendable {
     private func executed(_ report: Engine.Report, json: Bool) throws -> ControlReply {
         let plans = report.actions.map(\.plan)
         let results = report.actions.map { Optional($0.result) }
-        return ControlReply(ok: true, exitCode: report.actions.contains(where: { $0.result.outcome != .completed }) ? 1 : 0,
+        // A lost outcome (a record the journal could not make durable) is a failure, whatever the plans did.
+        let failed = report.actions.contains(where: { $0.result.outcome != .completed }) || !report.unrecorded.isEmpty
+        return ControlReply(ok: true, exitCode: failed ? 1 : 0,
                             output: try PlanOutput.render(plans, results: results, json: json), warnings: report.notes,
                             plans: report.actions.map { PlanJSON($0.plan, result: $0.result) })
     }

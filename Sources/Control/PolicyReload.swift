@@ -24,11 +24,15 @@ public enum PolicyReload {
     public static func reload(engine: Engine, journal: JournalWriter?, path: String?, sysfs: SysfsRoot, proc: SysfsRoot) async -> Outcome {
         let file = path ?? Policy.defaultPath
         let policy: Policy
+        // The bytes parsed: `policy_loaded` hashes them, not a second read of a file that may have changed since.
+        var bytes: [UInt8] = []
         do throws(PolicyErrors) {
             if path == nil && access(file, F_OK) != 0 {
                 policy = .monitorOnly(file: "\(file) (absent)")
             } else {
-                policy = try Policy.load(path: file)
+                let loaded = try Policy.loadWithSource(path: file)
+                policy = loaded.policy
+                bytes = loaded.bytes
             }
         } catch {
             let first = error.errors.first
@@ -41,7 +45,6 @@ public enum PolicyReload {
                            rejection: "reload rejected: \(rejected.path)\(position): \(count) error\(count == 1 ? "" : "s"), the previous policy stays in force")
         }
         let binding = PolicyBinding(policy: policy, sysfs: sysfs, proc: proc)
-        let bytes = (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data()
         let digest = SHA256.hash(data: bytes).map { String($0, radix: 16).leftPadded(2) }.joined()
         let rules = policy.manage.count + policy.protect.count + policy.assignments.count + policy.sriov.count
         _ = try? await journal?.append(.policyLoaded(PolicyLoaded(path: policy.file, sha256: digest, rules: rules)), cause: .agent("SIGHUP"))

@@ -22,8 +22,19 @@ public struct AssignmentStore: Sendable {
         self.directory = directory
     }
 
+    /// Refuses a state directory that anyone but its owner (root, or the user running us) can write: whoever
+    /// can write `assignments.json` decides what the agent isolates and what it gives back.
+    public func checkDirectory() throws(StoreError) {
+        do {
+            try PrivateDirectory.check(directory)
+        } catch {
+            throw StoreError(message: "state directory \(error)")
+        }
+    }
+
     /// The saved table; an empty one when nothing was ever saved.
     public func load() throws(StoreError) -> AssignmentTable {
+        if FileManager.default.fileExists(atPath: directory) { try checkDirectory() }
         let root = SysfsRoot(directory)
         let bytes: [UInt8]
         do {
@@ -50,9 +61,12 @@ public struct AssignmentStore: Sendable {
         } catch {
             throw StoreError(message: "cannot encode the assignment table: \(error)")
         }
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw StoreError(message: "cannot create \(directory): \(Errno(rawValue: errno))")
+        do {
+            try PrivateDirectory.make(directory, mode: 0o755)
+        } catch {
+            throw StoreError(message: "cannot create \(directory): \(error)")
         }
+        try checkDirectory()
         let temporary = "\(path).tmp.\(getpid())"
         do {
             let fd = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])

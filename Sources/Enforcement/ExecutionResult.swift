@@ -35,6 +35,9 @@ public struct StepFailure: Error, Sendable, Hashable, Codable, CustomStringConve
         case kernelEnforcing = "kernel-enforcing"
         /// A probe or bind found the device bound to another driver: something else claimed it in between.
         case claimedMeanwhile = "claimed-meanwhile"
+        /// The journal could not make the step's record durable (a full or failing disk): the write was not made
+        /// (or, when only its outcome was lost, nothing more was written).
+        case journalFailed = "journal-failed"
     }
 
     public var kind: Kind
@@ -62,6 +65,10 @@ public struct ExecutionResult: Sendable, Hashable, Codable {
         case rollbackIncomplete = "rollback-incomplete"
         /// The plan was refused and nothing was written.
         case refused
+        /// The journal failed mid-plan: the executor stopped writing there, without rolling back (a rollback would
+        /// be writes without a record). Crash recovery finishes or undoes the plan from its journaled steps once
+        /// the journal takes records again.
+        case journalFailed = "journal-failed"
     }
 
     public var outcome: Outcome
@@ -82,8 +89,10 @@ public protocol ExecutionObserver: Sendable {
     /// Called before the first write of a plan; the plan is not carried out if this throws (the journal could not
     /// make the intent durable).
     func planWillRun(_ plan: Plan) async throws
-    func stepStarted(_ step: PlanStep, driverBefore: String?) async
-    func stepFinished(_ record: StepRecord) async
+    /// Called before each write; the write is not made, and the plan stops, if this throws.
+    func stepStarted(_ step: PlanStep, driverBefore: String?) async throws
+    /// Called after each write; the plan stops (no further write, no rollback) if this throws.
+    func stepFinished(_ record: StepRecord) async throws
     func planFinished(_ plan: Plan, result: ExecutionResult) async
 }
 
@@ -91,7 +100,7 @@ public protocol ExecutionObserver: Sendable {
 public struct SilentObserver: ExecutionObserver {
     public init() {}
     public func planWillRun(_ plan: Plan) async throws {}
-    public func stepStarted(_ step: PlanStep, driverBefore: String?) async {}
-    public func stepFinished(_ record: StepRecord) async {}
+    public func stepStarted(_ step: PlanStep, driverBefore: String?) async throws {}
+    public func stepFinished(_ record: StepRecord) async throws {}
     public func planFinished(_ plan: Plan, result: ExecutionResult) async {}
 }

@@ -6,6 +6,11 @@ import Topology
 /// (`driver` link, `driver_override`, `sriov_*`). When a step fails, every device the plan touched is put back
 /// to the driver and `driver_override` it had before the plan: a group ends where it started or fully isolated,
 /// never half.
+///
+/// No write without its record: a step whose start the observer cannot record is not written, and once any
+/// record fails the executor writes nothing more (no rollback either): the outcome is `journal-failed`, and
+/// crash recovery takes the plan over from its journaled steps. A release goes on past a member that is gone
+/// (there is nothing to give back), rather than rolling the rest of the group back into isolation.
 public struct Executor: Sendable {
     public let root: SysfsRoot
     public let writer: any SysfsAttributeWriter
@@ -36,12 +41,26 @@ public struct Executor: Sendable {
         let reader = DeviceReader(root: root)
         var before: [PCIAddress: PCIDevice] = [:]
         var records: [StepRecord] = []
+        var gone = Set<PCIAddress>()
         for step in plan.steps {
+            if gone.contains(step.address) { continue }
             let current = reader.read(step.address)
             if before[step.address] == nil, let current { before[step.address] = current }
             let record = await perform(step, current: current, reader: reader, observer: observer)
             records.append(record)
             if let failure = record.failure {
+                if failure.kind == .journalFailed {
+                    let result = ExecutionResult(outcome: .journalFailed, steps: records, failure: failure)
+                    await observer.planFinished(plan, result: result)
+                    return result
+                }
+                // A member gone mid-release has nothing left to give back: the others still go back to their
+                // drivers (rolling them back into isolation would strand them on vfio-pci once the
+                // assignment is dropped).
+                if plan.kind == .release, failure.kind == .deviceGone {
+                    gone.insert(step.address)
+                    continue
+                }
                 // Enforcement only ever moves a device towards isolation: putting it back would hand it to the
                 // host driver that claimed it. The caller re-plans from sysfs as it is instead.
                 let rollback = plan.kind == .enforce ? [] : await rollBack(to: before, reader: reader, observer: observer)
@@ -61,7 +80,25 @@ public struct Executor: Sendable {
     func perform(_ step: PlanStep, current: PCIDevice?, reader: DeviceReader, observer: any ExecutionObserver) async -> StepRecord {
         let clock = ContinuousClock()
         let start = clock.now
-        await observer.stepStarted(step, driverBefore: current?.driver)
+        do {
+            try await observer.stepStarted(step, driverBefore: current?.driver)
+        } catch {
+            return StepRecord(step: step, driverBefore: current?.driver, driverAfter: current?.driver, durationNanoseconds: 0,
+                              failure: StepFailure(kind: .journalFailed, message: "\(step): not written: its record could not be made durable: \(error)"))
+        }
+        /// Records the step's end; when that fails, the step's failure says so (and stops the plan).
+        func finish(_ result: StepRecord) async -> StepRecord {
+            do {
+                try await observer.stepFinished(result)
+                return result
+            } catch {
+                var unrecorded = result
+                let what = result.failure.map { "failed (\($0.message))" } ?? "done"
+                unrecorded.failure = StepFailure(kind: .journalFailed, message: "\(step): \(what), but its outcome could not be recorded: \(error)",
+                                                 errno: result.failure?.errno)
+                return unrecorded
+            }
+        }
         func record(_ failure: StepFailure?, after: PCIDevice?) -> StepRecord {
             let elapsed = clock.now - start
             let nanoseconds = UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000)
@@ -69,9 +106,7 @@ public struct Executor: Sendable {
                               durationNanoseconds: nanoseconds, failure: failure)
         }
         guard current != nil else {
-            let result = record(StepFailure(kind: .deviceGone, message: "\(step.address) is gone (no \(PCIPaths.device(step.address)))"), after: nil)
-            await observer.stepFinished(result)
-            return result
+            return await finish(record(StepFailure(kind: .deviceGone, message: "\(step.address) is gone (no \(PCIPaths.device(step.address)))"), after: nil))
         }
         var failure: StepFailure?
         let outcome = await TimedWrite.write(step.value, to: step.attributePath, with: writer, timeout: stepTimeout)
@@ -97,9 +132,7 @@ public struct Executor: Sendable {
             after = verification.device
             failure = verification.failure
         }
-        let result = record(failure, after: after)
-        await observer.stepFinished(result)
-        return result
+        return await finish(record(failure, after: after))
     }
 
     /// Re-reads the device until the step's effect shows or `verifyTimeout` passes.
@@ -176,6 +209,7 @@ public struct Executor: Sendable {
             for step in steps {
                 let record = await perform(step, current: reader.read(address), reader: reader, observer: observer)
                 records.append(record)
+                if record.failure?.kind == .journalFailed { return records }
                 if record.failure != nil { break }
             }
         }

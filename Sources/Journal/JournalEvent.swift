@@ -19,6 +19,8 @@ public enum RecordKind: String, Codable, Sendable, CaseIterable {
     /// Start-up crash recovery: what became of one plan the previous run left unfinished. Last, so that the other
     /// kinds keep their ``messageID``.
     case recovery = "recovery"
+    /// A plan's end and its outcome (schema 2). Added after `recovery`, so every earlier kind keeps its ``messageID``.
+    case planFinished = "plan_finished"
 
     /// The journald `MESSAGE_ID` of the kind: a fixed 128-bit id, so `journalctl MESSAGE_ID=...` finds every record of it.
     public var messageID: String {
@@ -95,12 +97,21 @@ public struct Violation: Codable, Sendable, Equatable {
 /// One step of a plan.
 public struct PlannedStep: Codable, Sendable, Equatable {
     public var device: PCIAddress
-    /// What the step does: `unbind`, `driver_override`, `bind`, `drivers_probe`, `sriov_numvfs`, ...
+    /// What the step does, in words: `unbind e1000`, `driver_override=vfio-pci`, `bind vfio-pci`, ...
     public var operation: String
     public var driverBefore: String?
     public var driverAfter: String?
+    /// The write, typed (schema 2; nil in schema 1 records: see ``typedAction``).
+    public var action: StepAction?
+    /// The action's driver or value (see ``StepAction``).
+    public var argument: String?
     public init(device: PCIAddress, operation: String, driverBefore: String? = nil, driverAfter: String? = nil) {
         self.device = device; self.operation = operation; self.driverBefore = driverBefore; self.driverAfter = driverAfter
+    }
+    /// A typed step; `operation` is written beside it in words.
+    public init(device: PCIAddress, action: StepAction, argument: String?, driverBefore: String? = nil, driverAfter: String? = nil) {
+        self.init(device: device, operation: action.operationText(argument), driverBefore: driverBefore, driverAfter: driverAfter)
+        self.action = action; self.argument = argument
     }
 }
 
@@ -109,10 +120,17 @@ public struct ActionPlan: Codable, Sendable, Equatable {
     public var planID: UInt64
     public var group: GroupRef
     public var owner: String?
+    /// Why, in words, for the operator (recovery reads ``planKind``, never this).
     public var reason: String
     public var steps: [PlannedStep]
-    public init(planID: UInt64, group: GroupRef, owner: String? = nil, reason: String, steps: [PlannedStep]) {
+    /// What the plan is for (schema 2; nil in schema 1 records: see ``planKind``).
+    public var kind: PlanKind?
+    /// ``JournalSchema/current`` when written; nil in schema 1 records.
+    public var schema: Int?
+    public init(planID: UInt64, group: GroupRef, owner: String? = nil, reason: String, steps: [PlannedStep],
+                kind: PlanKind? = nil, schema: Int? = nil) {
         self.planID = planID; self.group = group; self.owner = owner; self.reason = reason; self.steps = steps
+        self.kind = kind; self.schema = schema
     }
 }
 
@@ -123,9 +141,13 @@ public struct StepStarted: Codable, Sendable, Equatable {
     public var device: PCIAddress
     public var operation: String
     public var driverBefore: String?
-    public init(planID: UInt64, step: Int, device: PCIAddress, operation: String, driverBefore: String?) {
+    /// The write, typed (schema 2).
+    public var action: StepAction?
+    public var argument: String?
+    public init(planID: UInt64, step: Int, device: PCIAddress, operation: String, driverBefore: String?,
+                action: StepAction? = nil, argument: String? = nil) {
         self.planID = planID; self.step = step; self.device = device; self.operation = operation
-        self.driverBefore = driverBefore
+        self.driverBefore = driverBefore; self.action = action; self.argument = argument
     }
 }
 
@@ -142,12 +164,18 @@ public struct StepFinished: Codable, Sendable, Equatable {
     public var error: String?
     /// How long the step took.
     public var durationNanos: UInt64
+    /// The write, typed (schema 2).
+    public var action: StepAction?
+    public var argument: String?
+    /// The failure's kind as the executor names it (`device-gone`, `write-failed`, ...; schema 2).
+    public var failureKind: String?
     public var succeeded: Bool { errno == nil && error == nil }
     public init(planID: UInt64, step: Int, device: PCIAddress, operation: String, driverBefore: String?,
-                driverAfter: String?, errno: Int32? = nil, error: String? = nil, durationNanos: UInt64) {
+                driverAfter: String?, errno: Int32? = nil, error: String? = nil, durationNanos: UInt64,
+                action: StepAction? = nil, argument: String? = nil, failureKind: String? = nil) {
         self.planID = planID; self.step = step; self.device = device; self.operation = operation
         self.driverBefore = driverBefore; self.driverAfter = driverAfter; self.errno = errno; self.error = error
-        self.durationNanos = durationNanos
+        self.durationNanos = durationNanos; self.action = action; self.argument = argument; self.failureKind = failureKind
     }
 }
 
@@ -248,8 +276,10 @@ public struct RecordRefused: Codable, Sendable, Equatable {
     /// Where the refused bytes went (e.g. `journal.torn.1`), when they were kept.
     public var setAsideAs: String?
     public var bytes: Int?
-    public init(reason: String, setAsideAs: String? = nil, bytes: Int? = nil) {
-        self.reason = reason; self.setAsideAs = setAsideAs; self.bytes = bytes
+    /// After the journal refused records (a full disk) and takes them again: how many were lost meanwhile.
+    public var lostRecords: Int?
+    public init(reason: String, setAsideAs: String? = nil, bytes: Int? = nil, lostRecords: Int? = nil) {
+        self.reason = reason; self.setAsideAs = setAsideAs; self.bytes = bytes; self.lostRecords = lostRecords
     }
 }
 
@@ -270,6 +300,7 @@ public enum JournalEvent: Sendable, Equatable {
     case agentResynced(AgentResynced)
     case recordRefused(RecordRefused)
     case recovery(Recovery)
+    case planFinished(PlanFinished)
 
     public var kind: RecordKind {
         switch self {
@@ -288,6 +319,7 @@ public enum JournalEvent: Sendable, Equatable {
         case .agentResynced: .agentResynced
         case .recordRefused: .recordRefused
         case .recovery: .recovery
+        case .planFinished: .planFinished
         }
     }
 
@@ -354,6 +386,7 @@ public enum JournalEvent: Sendable, Equatable {
         case .agentResynced(let p): try c.encode(p, forKey: key)
         case .recordRefused(let p): try c.encode(p, forKey: key)
         case .recovery(let p): try c.encode(p, forKey: key)
+        case .planFinished(let p): try c.encode(p, forKey: key)
         }
     }
 
@@ -374,6 +407,7 @@ public enum JournalEvent: Sendable, Equatable {
         case .agentResynced: .agentResynced(try c.decode(AgentResynced.self, forKey: key))
         case .recordRefused: .recordRefused(try c.decode(RecordRefused.self, forKey: key))
         case .recovery: .recovery(try c.decode(Recovery.self, forKey: key))
+        case .planFinished: .planFinished(try c.decode(PlanFinished.self, forKey: key))
         }
     }
 }

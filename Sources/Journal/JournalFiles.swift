@@ -23,6 +23,13 @@ public struct JournalDirectory: Sendable, Equatable {
 
     public init(_ path: String) { self.path = path }
 
+    /// The path with symbolic links and `..` resolved (`realpath(3)`); the path as given when that fails.
+    public var resolvedPath: String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     public static let currentName = "journal.jsonl"
     public var current: String { path + "/" + Self.currentName }
     public var lockFile: String { path + "/journal.lock" }
@@ -100,6 +107,32 @@ enum Sys {
                                            permissions: permissions)
         } catch {
             throw JournalError(operation: "open", path: path, errno: error as? Errno)
+        }
+    }
+
+    /// Opens an existing file, refusing a symbolic link (`O_NOFOLLOW`), or creates it (`O_CREAT|O_EXCL`, also
+    /// refusing a link planted meanwhile). The caller `fsync`s the directory after creating.
+    static func openOrCreate(_ path: String, _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions = [])
+        throws(JournalError) -> FileDescriptor {
+        do {
+            return try FileDescriptor.open(FilePath(path), mode, options: options.union([.closeOnExec, .noFollow]))
+        } catch Errno.noSuchFileOrDirectory {
+            do {
+                return try FileDescriptor.open(FilePath(path), mode, options: options.union([.closeOnExec, .noFollow, .create, .exclusiveCreate]),
+                                               permissions: [.ownerReadWrite, .groupRead])
+            } catch {
+                throw JournalError(operation: "create", path: path, errno: error as? Errno, detail: Self.linkDetail(error))
+            }
+        } catch {
+            throw JournalError(operation: "open", path: path, errno: error as? Errno, detail: Self.linkDetail(error))
+        }
+    }
+
+    /// `O_NOFOLLOW` on a symbolic link fails with `ELOOP`; `O_EXCL` on one with `EEXIST`.
+    static func linkDetail(_ error: any Error) -> String? {
+        switch error as? Errno {
+        case .tooManySymbolicLinkLevels?, .fileExists?: "a symbolic link (or a file created meanwhile) is there; the journal never follows one"
+        default: nil
         }
     }
 

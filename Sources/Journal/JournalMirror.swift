@@ -9,7 +9,9 @@ import Synchronization
 ///
 /// Fields: `MESSAGE` (the story sentence), `MESSAGE_ID` (one per record kind), `PRIORITY`, `SYSLOG_IDENTIFIER`,
 /// `PCI_SLOT_NAME` (once per device concerned), `IOMMU_GROUP` (the observed number), `OWNER`,
-/// `ERRNO` (a failed step's), `VFIO_WARDEN_KIND`, `VFIO_WARDEN_SEQ`, `VFIO_WARDEN_HASH`, `VFIO_WARDEN_CAUSE`, `VFIO_WARDEN_RECORD` (the JSON line).
+/// `ERRNO` (a failed step's), `VFIO_WARDEN_KIND`, `VFIO_WARDEN_SEQ`, `VFIO_WARDEN_HASH`, `VFIO_WARDEN_CAUSE`, `VFIO_WARDEN_RECORD` (the JSON line),
+/// `VFIO_WARDEN_JOURNAL` (the journal directory, resolved). The seq and hash of every record make journald the
+/// chain's anchor: `journal verify --against-journald` (see ``JournaldAnchor``).
 ///
 /// Silently off when the socket is absent; a failed send is dropped (the file journal is the record of truth),
 /// and a send never blocks (`MSG_DONTWAIT`), so a stalled journald cannot stall the commit queue.
@@ -37,7 +39,7 @@ public final class JournalMirror: Sendable {
     }
 
     /// The journald fields for a record, in order (names may repeat).
-    public static func fields(for record: JournalRecord, line: [UInt8]?, identifier: String = "vfio-warden") -> [(String, [UInt8])] {
+    public static func fields(for record: JournalRecord, line: [UInt8]?, identifier: String = "vfio-warden", journal: String? = nil) -> [(String, [UInt8])] {
         var fields: [(String, [UInt8])] = []
         func add(_ name: String, _ value: String) { fields.append((name, Array(value.utf8))) }
         add("MESSAGE", StoryRenderer.sentence(for: record))
@@ -58,6 +60,7 @@ public final class JournalMirror: Sendable {
             if let pid = cause.pid { add("VFIO_WARDEN_CALLER_PID", String(pid)) }
         }
         if let line { fields.append(("VFIO_WARDEN_RECORD", line)) }
+        if let journal { add("VFIO_WARDEN_JOURNAL", journal) }
         return fields
     }
 
@@ -68,6 +71,7 @@ public final class JournalMirror: Sendable {
         case .policyRejected: 3
         case .stepFinished(let s): s.succeeded ? 6 : 3
         case .recovery(let r): r.outcome == .failed ? 3 : 5
+        case .planFinished(let f): f.outcome == .completed || f.outcome == .refused ? 6 : 3
         case .groupStateChanged(let g): g.to == .violated ? 4 : 5
         case .assignmentMade, .assignmentReleased, .policyLoaded, .agentStarted, .agentStopped: 5
         default: 6
@@ -94,9 +98,9 @@ public final class JournalMirror: Sendable {
 
     /// Sends one record; returns whether journald took it (false when absent or the send failed).
     @discardableResult
-    public func send(_ record: JournalRecord, line: [UInt8]? = nil) -> Bool {
+    public func send(_ record: JournalRecord, line: [UInt8]? = nil, journal: String? = nil) -> Bool {
         guard isAvailable else { return false }
-        let datagram = Self.encode(Self.fields(for: record, line: line, identifier: identifier))
+        let datagram = Self.encode(Self.fields(for: record, line: line, identifier: identifier, journal: journal))
         return socket.withLock { fd -> Bool in
             if fd < 0 {
                 fd = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

@@ -19,6 +19,10 @@ public struct VerifyProblem: Sendable, Equatable, CustomStringConvertible {
         case malformed
         /// The first record of the journal does not start the chain.
         case badStart
+        /// A plan (schema 2) whose outcome was never recorded: no `plan_finished` and no `recovery` for it.
+        case unfinished
+        /// The journal differs from the copies journald holds (`--against-journald`): rewritten or cut.
+        case anchor
     }
 
     public var kind: Kind
@@ -61,6 +65,8 @@ public enum JournalVerifier {
         var seen = Set<UInt64>()
         // Gaps, with the index of their problem, to re-read as reordering if the missing seqs turn up later.
         var gaps: [(range: ClosedRange<UInt64>, problem: Int, at: JournalLine, seq: UInt64)] = []
+        // Schema 2 plans still waiting for their plan_finished (or a recovery record), by plan id.
+        var openPlans: [UInt64: (plan: ActionPlan, line: JournalLine, seq: UInt64)] = [:]
 
         func add(_ kind: VerifyProblem.Kind, _ line: JournalLine, seq: UInt64?, _ message: String) {
             report.problems.append(VerifyProblem(kind: kind, file: name(line.file), line: line.lineNumber, seq: seq, message: message))
@@ -88,6 +94,12 @@ public enum JournalVerifier {
                 record = r; line = l
             }
             report.records += 1
+            switch record.event {
+            case .actionPlanned(let plan) where plan.endsWithPlanFinished: openPlans[plan.planID] = (plan, line, record.seq)
+            case .planFinished(let end): openPlans[end.planID] = nil
+            case .recovery(let recovery): openPlans[recovery.planID] = nil
+            default: break
+            }
             if report.firstSeq == nil { report.firstSeq = record.seq }
             report.lastSeq = record.seq
             if let p = previous {
@@ -135,6 +147,11 @@ public enum JournalVerifier {
         for gap in gaps where gap.range.allSatisfy(seen.contains) {
             report.problems[gap.problem] = VerifyProblem(kind: .reordered, file: name(gap.at.file), line: gap.at.lineNumber, seq: gap.seq,
                 message: "seq \(gap.seq) appears before seq \(gap.range.lowerBound): records reordered")
+        }
+        for (id, open) in openPlans.sorted(by: { $0.value.seq < $1.value.seq }) {
+            report.problems.append(VerifyProblem(kind: .unfinished, file: name(open.line.file), line: open.line.lineNumber, seq: open.seq,
+                message: "plan \(id) (\(open.plan.planKind.rawValue), \(open.plan.reason)) has no recorded outcome (no plan_finished, no recovery): "
+                    + "its records were lost (a full disk) or its process died (or is running it now); the agent's next start recovers it"))
         }
         if let head, let last = previous {
             if head.seq > last.seq {

@@ -10,6 +10,8 @@ import Dispatch
 import Synchronization
 import SystemPackage
 import enum Sysfs.CrashPoint
+import enum Sysfs.PrivateDirectory
+import struct Sysfs.SysfsError
 
 /// The one writer of a journal directory.
 ///
@@ -22,8 +24,14 @@ import enum Sysfs.CrashPoint
 ///   last whole record, and a `record_refused` record says so. No earlier record is touched.
 /// - Rotation: when `journal.jsonl` would pass `maxFileBytes` it becomes `journal.1.jsonl` (older ones shift up,
 ///   those past `retainedFiles` are deleted); the hash chain and sequence carry on into the new file.
-/// - After a failed `write` or `fsync` the writer refuses every further append (the page cache can no longer be
-///   trusted to match the disk); reopening recovers from what is on disk.
+/// - After a failed `write` or `fsync` (a full disk) the batch is refused and the file cut back to its last
+///   durable size; the next append first cuts and `fsync`s again, and only once that succeeds writes, so the
+///   writer takes records again by itself when space returns. After a failed rotation it refuses every further
+///   append; reopening recovers from what is on disk.
+/// - Its files: `journal.jsonl`, `journal.lock` and `journal.head` are opened with `O_NOFOLLOW` (a symbolic link
+///   planted there is refused, never followed), created with `O_EXCL`, and the directory is `fsync`ed after; the
+///   directory (and each made above it) is `fsync`ed into its parent, and refused when anyone but its owner
+///   (root, or the user running us) can write it (see ``PrivateDirectory``).
 public final class JournalWriter: Sendable {
     public struct Options: Sendable {
         /// Rotate when `journal.jsonl` would grow past this many bytes.
@@ -34,6 +42,8 @@ public final class JournalWriter: Sendable {
         public var hostName: String?
         /// Where records are mirrored once durable (journald), nil for none.
         public var mirror: JournalMirror?
+        /// Tests only: a disk that fills up on demand.
+        public var faults: JournalFaults?
         /// Wall-clock microseconds and monotonic nanoseconds; the system clocks unless a test replaces them.
         public var clock: @Sendable () -> (realtimeMicros: Int64, monotonicNanos: UInt64) = {
             (Sys.realtimeMicros(), Sys.monotonicNanos())
@@ -59,6 +69,8 @@ public final class JournalWriter: Sendable {
 
     let host: String
     let bootID: String?
+    /// The directory's path with links resolved (`realpath(3)`), as the journald mirror names it.
+    let resolvedDirectory: String
     let state: Mutex<State>
     let io: IOState
     let queue = DispatchQueue(label: "vfio-warden.journal.commit")
@@ -87,6 +99,9 @@ public final class JournalWriter: Sendable {
         var lastSeq: UInt64
         var lastHash: String
         var failure: JournalError?
+        /// Whether `failure` was a failed write or fsync of `fd` (which cutting back to `size` undoes), not a
+        /// failed rotation.
+        var failureIsRetryable = false
         var firstSeq: UInt64?
         var isClosed = false
         func closeFiles() {
@@ -109,21 +124,27 @@ public final class JournalWriter: Sendable {
         bootID = Sys.bootID()
         state = Mutex(State())
 
-        let parent = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-        if !parent.isEmpty { try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
-        if mkdir(path, 0o750) != 0 && Glibc.errno != EEXIST {
-            throw JournalError(operation: "mkdir", path: path, errno: Errno(rawValue: Glibc.errno))
+        do {
+            try PrivateDirectory.make(path, mode: 0o750)
+        } catch {
+            throw JournalError(operation: error.operation, path: error.path, errno: error.errno)
+        }
+        do {
+            try PrivateDirectory.check(path)
+        } catch {
+            throw JournalError(operation: "check", path: error.path, detail: error.description)
         }
         let lock = try Self.takeLock(directory)
         do {
             let (lastSeq, lastHash, recovery) = try Self.recover(directory)
             self.recovery = recovery
-            let fd = try Sys.open(directory.current, .writeOnly, options: [.create, .append], permissions: [.ownerReadWrite, .groupRead])
+            let fd = try Sys.openOrCreate(directory.current, .writeOnly, options: [.append])
             let size = try Sys.size(fd, path: directory.current)
-            let head = try Sys.open(directory.headFile, .readWrite, options: [.create], permissions: [.ownerReadWrite, .groupRead])
+            let head = try Sys.openOrCreate(directory.headFile, .readWrite)
             try Sys.fsyncDirectory(path)
             io = IOState(fd: fd, head: head, lock: lock, size: size, lastSeq: lastSeq, lastHash: lastHash)
             io.firstSeq = try Self.firstSeq(directory)
+            resolvedDirectory = directory.resolvedPath
         } catch {
             try? lock.close()
             throw error
@@ -220,8 +241,10 @@ public final class JournalWriter: Sendable {
             return
         }
         if let failure = io.failure {
-            for p in batch { p.complete(.failure(failure)) }
-            return
+            guard io.failureIsRetryable, cutBackAfterFailure() else {
+                for p in batch { p.complete(.failure(failure)) }
+                return
+            }
         }
         var buffer: [UInt8] = []
         var records: [(JournalRecord, [UInt8])] = []
@@ -244,11 +267,21 @@ public final class JournalWriter: Sendable {
                 outcomes.append(.failure(JournalError(.malformed, operation: "encode", path: directory.current, detail: "\(error)")))
             }
         }
-        do {
+        do throws(JournalError) {
             if io.size > 0 && io.size + Int64(buffer.count) > options.maxFileBytes {
-                try rotate()
+                do {
+                    try rotate()
+                } catch {
+                    io.failure = error
+                    io.failureIsRetryable = false
+                    for p in batch { p.complete(.failure(error)) }
+                    return
+                }
             }
             if !buffer.isEmpty {
+                if let errno = options.faults?.fault(writing: records.count) {
+                    throw JournalError(operation: "write", path: directory.current, errno: errno)
+                }
                 try Sys.writeAll(io.fd, buffer, path: directory.current)
                 try Sys.fsync(io.fd, path: directory.current)
                 io.size += Int64(buffer.count)
@@ -259,7 +292,8 @@ public final class JournalWriter: Sendable {
             }
         } catch {
             io.failure = error
-            // Cut back a partial write so the file ends on a whole record (best effort: the next open checks).
+            io.failureIsRetryable = true
+            // Cut back a partial write so the file ends on a whole record (the next append checks it did).
             _ = try? Sys.truncate(io.fd, to: io.size, path: directory.current)
             for p in batch { p.complete(.failure(error)) }
             return
@@ -267,9 +301,25 @@ public final class JournalWriter: Sendable {
         // Test-only (armed by the environment): the batch is durable and no submitter has been told yet.
         if !records.isEmpty { CrashPoint.reached("journal " + records.map { $0.0.kind.rawValue }.joined(separator: ",")) }
         if let mirror = options.mirror {
-            for (record, line) in records { mirror.send(record, line: line) }
+            for (record, line) in records { mirror.send(record, line: line, journal: resolvedDirectory) }
         }
         for (p, outcome) in zip(batch, outcomes) { p.complete(outcome) }
+    }
+
+    /// After a failed write or fsync: cuts `journal.jsonl` back to the last size known durable and `fsync`s it.
+    /// Only when both succeed does the writer take records again: the file then holds exactly the durable records
+    /// (bytes of the failed batch that reached the page cache are gone with the cut).
+    func cutBackAfterFailure() -> Bool {
+        do {
+            try Sys.truncate(io.fd, to: io.size, path: directory.current)
+            try Sys.fsync(io.fd, path: directory.current)
+            guard try Sys.size(io.fd, path: directory.current) == io.size else { return false }
+        } catch {
+            return false
+        }
+        io.failure = nil
+        io.failureIsRetryable = false
+        return true
     }
 
     /// `journal.head`: the last durable seq and hash, overwritten in place and not fsynced; it can only lag
@@ -299,7 +349,7 @@ public final class JournalWriter: Sendable {
         } else {
             try Sys.unlink(directory.current)
         }
-        io.fd = try Sys.open(directory.current, .writeOnly, options: [.create, .append, .exclusiveCreate],
+        io.fd = try Sys.open(directory.current, .writeOnly, options: [.create, .append, .exclusiveCreate, .noFollow],
                              permissions: [.ownerReadWrite, .groupRead])
         io.size = 0
         try Sys.fsyncDirectory(directory.path)
@@ -324,7 +374,7 @@ public final class JournalWriter: Sendable {
     }
 
     static func takeLock(_ directory: JournalDirectory) throws(JournalError) -> FileDescriptor {
-        let fd = try Sys.open(directory.lockFile, .readWrite, options: [.create], permissions: [.ownerReadWrite, .groupRead])
+        let fd = try Sys.openOrCreate(directory.lockFile, .readWrite)
         var attempts = 0
         while flock(fd.rawValue, LOCK_EX | LOCK_NB) != 0 {
             let err = Errno(rawValue: Glibc.errno)
@@ -375,7 +425,7 @@ public final class JournalWriter: Sendable {
             defer { try? out.close() }
             try Sys.writeAll(out, tail, path: aside)
             try Sys.fsync(out, path: aside)
-            let fd = try Sys.open(directory.current, .writeOnly)
+            let fd = try Sys.open(directory.current, .writeOnly, options: [.noFollow])
             defer { try? fd.close() }
             try Sys.truncate(fd, to: line.offset, path: directory.current)
             try Sys.fsync(fd, path: directory.current)

@@ -52,6 +52,9 @@ public enum StoryRenderer {
                 + (devices.isEmpty ? "" : " [\(devices.joined(separator: ", "))]") + (r.detail.isEmpty ? "" : ": \(r.detail)")
         case .recordRefused(let r):
             return "record refused: \(r.reason)" + (r.setAsideAs.map { "; set aside as \($0)" } ?? "")
+        case .planFinished(let f):
+            return "plan \(f.planID) (\(f.kind.rawValue)) \(f.outcome.rawValue.replacingOccurrences(of: "_", with: " "))"
+                + (f.failure.map { ": \($0)" } ?? "")
         }
     }
 

@@ -21,6 +21,12 @@ public struct NodeMetrics: Sendable, Equatable {
     public var journalBytes: Int64 = 0
     /// Records that failed their hash check or could not be parsed.
     public var unreadableRecords = 0
+    /// Times the journal refused records (a full disk) and then took them again, and the records lost meanwhile
+    /// (from `record_refused` records that carry `lostRecords`).
+    public var journalOutages = 0
+    public var journalLostRecords = 0
+    /// Free bytes on the journal's file system (`statvfs(3)` `f_bavail`), when known: 0 means every record is refused.
+    public var journalFreeBytes: Int64?
 
     public init() {}
 
@@ -33,6 +39,10 @@ public struct NodeMetrics: Sendable, Equatable {
         for record in records {
             stats.add(record)
             if case .eventSeen(let event) = record.event { eventsByAction[event.action, default: 0] += 1 }
+            if case .recordRefused(let refused) = record.event, let lost = refused.lostRecords {
+                journalOutages += 1
+                journalLostRecords += lost
+            }
         }
         for (kind, count) in stats.perKind { recordsPerKind[kind.rawValue, default: 0] += count }
         violations += stats.perKind[.violationDetected, default: 0]
@@ -105,6 +115,15 @@ public struct NodeMetrics: Sendable, Equatable {
 
         family("vfio_warden_journal_unreadable_records", "gauge", "Journal lines that are torn, edited or not records.")
         sample("vfio_warden_journal_unreadable_records", "\(unreadableRecords)")
+
+        family("vfio_warden_journal_outages_total", "counter", "Times the journal refused records (a full disk) and took them again.")
+        sample("vfio_warden_journal_outages_total", "\(journalOutages)")
+        family("vfio_warden_journal_lost_records_total", "counter", "Records lost while the journal refused them.")
+        sample("vfio_warden_journal_lost_records_total", "\(journalLostRecords)")
+        if let journalFreeBytes {
+            family("vfio_warden_journal_free_bytes", "gauge", "Free bytes on the journal's file system; at 0 assign and release are refused.")
+            sample("vfio_warden_journal_free_bytes", "\(journalFreeBytes)")
+        }
         return out
     }
 

@@ -42,6 +42,12 @@ extension Policy {
 
     /// Reads and parses the file at `path`; errors carry `path` as their file name.
     public static func load(path: String) throws(PolicyErrors) -> Policy {
+        try loadWithSource(path: path).policy
+    }
+
+    /// ``load(path:)``, with the bytes that were parsed (what `policy_loaded` hashes: never a second read of the
+    /// file, which may have changed in between).
+    public static func loadWithSource(path: String) throws(PolicyErrors) -> (policy: Policy, bytes: [UInt8]) {
         let directory: String
         let name: String
         if let slash = path.lastIndex(of: "/") {
@@ -62,7 +68,7 @@ extension Policy {
             throw PolicyErrors([PolicyError(kind: .unreadable, file: path, position: nil, path: "",
                                             message: "the policy file is not UTF-8 text")])
         }
-        return try parse(text: text, file: path)
+        return (try parse(text: text, file: path), bytes)
     }
 }
 

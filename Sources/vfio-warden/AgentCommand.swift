@@ -123,15 +123,27 @@ struct AgentCommand: AsyncParsableCommand {
         // systemd's STATUS= (what `systemctl status` shows): the summary, and a rejected reload until one succeeds
         // (`systemctl reload` itself cannot fail: ExecReload= only sends SIGHUP).
         let status: @Sendable () async -> String = {
-            let summary = AgentStatus(agent: currentInfo(), statuses: await engine.statuses(), assignments: await engine.assignments).summaryLine
+            var info = currentInfo()
+            info.journalProblem = await engine.journalProblem
+            let summary = AgentStatus(agent: info, statuses: await engine.statuses(), assignments: await engine.assignments).summaryLine
             return summary + (policyState.rejection.map { "; \($0)" } ?? "")
         }
         // Everything that changes state (udev events, resyncs, reloads, control requests) passes one at a time.
         let gate = SerialGate()
         let runtime = AgentRuntime(engine: engine, journal: journal, gate: gate, notifier: notifier, logger: logger, statusLine: status)
-        // Crash recovery: plans the previous run journaled but never finished.
-        if let records = try? JournalReader(directory: self.engine.journal).records() {
+        // Crash recovery: plans the previous run journaled but never finished. A journal file that cannot be read
+        // is said loudly (log, journal): the plans it holds cannot be recovered, start-up enforcement still runs.
+        do {
+            let records = try JournalReader(directory: self.engine.journal).records()
             runtime.log(await engine.recoverInterruptedPlans(from: records))
+        } catch {
+            let problem = "crash recovery skipped: cannot read the journal in \(self.engine.journal): \(error); plans the last run left unfinished are not recovered (start-up enforcement still runs)"
+            logger.error("\(problem)")
+            do {
+                try await journal?.append(.recordRefused(RecordRefused(reason: problem)), cause: .agent("crash recovery"))
+            } catch {
+                logger.error("cannot journal that crash recovery was skipped: \(error)")
+            }
         }
         runtime.log(await engine.start(version: VersionInfo.version))
         if let kernel {

@@ -40,6 +40,7 @@ struct AssignCommand: AsyncParsableCommand {
                                          cause: .control(request, uid: getuid(), pid: getpid()))
         try printPlans(report.actions.map(\.plan), results: report.actions.map(\.result), json: json)
         for note in report.notes { StandardError.write("warning: \(note)\n") }
+        try refuseUnrecorded(report)
         if report.actions.contains(where: { $0.result.outcome != .completed }) { throw ExitCode(1) }
     }
 }
@@ -69,6 +70,17 @@ struct ReleaseCommand: AsyncParsableCommand {
                                           cause: .control(request, uid: getuid(), pid: getpid()))
         try printPlans(report.actions.map(\.plan), results: report.actions.map(\.result), json: json)
         for note in report.notes { StandardError.write("warning: \(note)\n") }
+        try refuseUnrecorded(report)
         if report.actions.contains(where: { $0.result.outcome != .completed }) { throw ExitCode(1) }
     }
+}
+
+/// A lost outcome is a failure: the records a command could not make durable (a full journal disk) are named,
+/// and it exits 1 whatever its plans did. `journal verify` reports the gap until the agent's next start recovers it.
+func refuseUnrecorded(_ report: Engine.Report) throws {
+    guard !report.unrecorded.isEmpty else { return }
+    StandardError.write("error: the journal could not record \(report.unrecorded.count) record\(report.unrecorded.count == 1 ? "" : "s") "
+                        + "(its outcome is not durable; `journal verify` reports the gap until the agent's next start recovers it):\n")
+    for lost in report.unrecorded { StandardError.write("  - \(lost)\n") }
+    throw ExitCode(1)
 }

@@ -155,13 +155,38 @@ extension JournalCommand {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check every record's hash, every link of the chain, the sequence and the end; name the first bad record.")
+            abstract: "Check every record's hash, every link of the chain, the sequence and the end; name the first bad record.",
+            discussion: """
+                Also reports a plan whose outcome was never recorded (no plan_finished and no crash recovery of it: \
+                records lost to a full disk, or a process killed mid-plan) until the agent's next start recovers it.
+
+                The chain has no key: it shows an edited, removed or reordered record, but root can rewrite the whole \
+                chain. --against-journald checks it against its anchor: the seq and hash of every record, mirrored to \
+                the systemd journal when it was written (seal journald's files with `journalctl --setup-keys` to make \
+                rewriting both detectable as well).
+                """)
 
         @OptionGroup var location: JournalLocation
 
+        @Flag(name: .long, help: "Also compare every record with the copy the systemd journal holds (runs journalctl).")
+        var againstJournald = false
+
+        @Option(name: .long, help: ArgumentHelp(
+            "Compare against this file of `journalctl -o json` output instead of running journalctl (implies --against-journald).",
+            valueName: "file"))
+        var journaldJson: String?
+
         mutating func run() throws {
             try location.checkReadable()
-            let report = try JournalVerifier.verify(directory: location.directory)
+            var report = try JournalVerifier.verify(directory: location.directory)
+            if againstJournald || journaldJson != nil {
+                let output = try journaldJson.map { path -> [UInt8] in
+                    guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read \(path)") }
+                    return Array(data)
+                } ?? Self.journalctl()
+                let entries = JournaldAnchor.entries(fromJSONLines: output, journal: JournalDirectory(location.directory).resolvedPath)
+                try JournaldAnchor.check(directory: location.directory, against: entries, into: &report)
+            }
             for note in report.notes { print("note: \(note)") }
             let span = report.firstSeq.map { "seq \($0)...\(report.lastSeq ?? $0)" } ?? "no records"
             if report.isIntact {
@@ -173,6 +198,22 @@ extension JournalCommand {
             for problem in report.problems { print("  \(problem)") }
             print("\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s") in \(report.records) records (\(span))")
             throw ExitCode(1)
+        }
+
+        /// `journalctl -o json ... SYSLOG_IDENTIFIER=vfio-warden`: our records as journald holds them.
+        static func journalctl() throws -> [UInt8] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["journalctl"] + JournaldAnchor.journalctlArguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            do { try process.run() } catch { throw CommandFailure("cannot run journalctl: \(error)") }
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw CommandFailure("journalctl exited with status \(process.terminationStatus); pass its output with --journald-json FILE")
+            }
+            return Array(data)
         }
     }
 

@@ -53,6 +53,8 @@ struct MetricsCommand: AsyncParsableCommand {
             for file in (try? directory.filesOldestFirst()) ?? [] {
                 metrics.journalBytes += FileStatus.size(file) ?? 0
             }
+            var space = statvfs()
+            if statvfs(engine.journal, &space) == 0 { metrics.journalFreeBytes = Int64(space.f_bavail) * Int64(space.f_frsize) }
         }
         if !noGroups {
             let root = try engine.global.resolvedRoot()

@@ -112,8 +112,8 @@ struct SimulateCommand: AsyncParsableCommand {
     func loadPolicy() throws -> (Policy, String) {
         if let policy {
             do {
-                let parsed = try Policy.load(path: policy)
-                return (parsed, (try? String(contentsOfFile: policy, encoding: .utf8)) ?? "")
+                let parsed = try Policy.loadWithSource(path: policy)
+                return (parsed.policy, String(decoding: parsed.bytes, as: UTF8.self))
             } catch {
                 throw CommandFailure("\(error)")
             }

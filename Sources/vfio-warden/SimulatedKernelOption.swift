@@ -11,8 +11,12 @@ import Sysfs
 ///
 /// `VFIO_WARDEN_SIMULATED_WRITE_LOG=FILE` (here and in `simulate`): every write the simulated kernel receives
 /// is appended to FILE (``SimulatedKernel/writeLog``).
+///
+/// `VFIO_WARDEN_SIMULATED_FAIL_WRITE=PATH` (crash tests of a rollback): every write to PATH, relative to the root
+/// (`bus/pci/drivers/virtio-pci/unbind`), fails with `EIO`.
 enum SimulatedKernelOption {
     static let writeLogVariable = "VFIO_WARDEN_SIMULATED_WRITE_LOG"
+    static let failWriteVariable = "VFIO_WARDEN_SIMULATED_FAIL_WRITE"
 
     /// The write log named by the environment, `nil` when unset or empty.
     static var writeLog: String? {
@@ -33,6 +37,10 @@ enum SimulatedKernelOption {
         guard root.existsWithoutFollowing(PCIPaths.devices) else {
             throw CommandFailure("--simulated-kernel: \(root.path) is not a sysfs tree (no \(PCIPaths.devices))")
         }
-        return SimulatedKernel(tree: SysfsTree(existingAt: root), devDirectory: devDirectory, writeLog: writeLog)
+        let kernel = SimulatedKernel(tree: SysfsTree(existingAt: root), devDirectory: devDirectory, writeLog: writeLog)
+        if let failing = getenv(failWriteVariable).map({ String(cString: $0) }), !failing.isEmpty {
+            kernel.inject(.fail(.ioError), on: failing, .always)
+        }
+        return kernel
     }
 }

@@ -21,7 +21,8 @@ struct CrashPointTests {
             let fixture = try CrashFixture(directory: directory, operation: operation)
             let counting = CrashHost(directory: "\(directory)/uncrashed", fixture: fixture)
             let uncrashed = try counting.run(crashAt: nil)
-            #expect(uncrashed.status == 0, "\(operation) without a crash: \(uncrashed.errors)")
+            // The rolled-back assign fails by design (exit 1), after its rollback.
+            #expect(uncrashed.status == (operation == .assignRolledBack ? 1 : 0), "\(operation) without a crash: \(uncrashed.errors)")
             try counting.restartAndCheck("\(operation), uncrashed", planned: true)
             let points = counting.trace
             #expect(!points.isEmpty, "\(operation): no crash point passed")
@@ -51,6 +52,9 @@ enum CrashOperation: String, CaseIterable, Sendable, CustomTestStringConvertible
     case assignQuarantineNone = "assign --quarantine none"
     /// `release --owner vm1` of that group, assigned first (uncrashed).
     case release
+    /// `assign 03:01.0 --owner vm1` whose virtio-net unbind fails (EIO): the executor rolls the e1000 back, and the
+    /// kill lands in the plan or in its rollback.
+    case assignRolledBack = "assign, rolled back"
     /// `simulate`: the group is assigned, then someone binds the e1000 back to e1000 by hand while the engine runs.
     case enforcement
     /// `agent` with an `[[sriov]]` rule: 2 VFs of the NVMe PF, to vfio-pci.
@@ -59,10 +63,12 @@ enum CrashOperation: String, CaseIterable, Sendable, CustomTestStringConvertible
     var testDescription: String { rawValue }
 
     static let e1000 = "0000:03:01.0", virtio = "0000:03:02.0", pf = "0000:02:00.0", vfs = ["0000:02:00.1", "0000:02:00.2"]
+    /// The write that fails in `assignRolledBack`.
+    static let failingWrite = "bus/pci/drivers/virtio-pci/unbind"
 
     var policy: String {
         switch self {
-        case .assign, .assignQuarantineNone, .release, .enforcement:
+        case .assign, .assignQuarantineNone, .release, .enforcement, .assignRolledBack:
             return "[manage]\ndevices = [\"\(Self.e1000)\", \"\(Self.virtio)\"]\n"
         case .sriov:
             return "[manage]\nvfs_of = [\"\(Self.pf)\"]\n\n[[sriov]]\npf = \"\(Self.pf)\"\nnumvfs = 2\nvf_driver = \"vfio-pci\"\n"
@@ -73,7 +79,7 @@ enum CrashOperation: String, CaseIterable, Sendable, CustomTestStringConvertible
     /// may ever be written.
     var allowlist: Set<String> {
         switch self {
-        case .assign, .assignQuarantineNone, .release, .enforcement: return [Self.e1000, Self.virtio]
+        case .assign, .assignQuarantineNone, .release, .enforcement, .assignRolledBack: return [Self.e1000, Self.virtio]
         case .sriov: return Set([Self.pf] + (1...4).map { "0000:02:00.\($0)" })
         }
     }
@@ -160,6 +166,9 @@ struct CrashHost {
             return try CLI.run(["assign", CrashOperation.e1000, "--owner", "vm1"] + engineArguments, environment: armed)
         case .assignQuarantineNone:
             return try CLI.run(["assign", CrashOperation.e1000, "--owner", "vm1", "--quarantine", "none"] + engineArguments, environment: armed)
+        case .assignRolledBack:
+            armed["VFIO_WARDEN_SIMULATED_FAIL_WRITE"] = CrashOperation.failingWrite
+            return try CLI.run(["assign", CrashOperation.e1000, "--owner", "vm1"] + engineArguments, environment: armed)
         case .release:
             let assigned = try CLI.run(["assign", CrashOperation.e1000, "--owner", "vm1"] + engineArguments, environment: environment)
             guard assigned.status == 0 else { throw CrashTestError("the assign before the release failed: \(assigned.errors)") }
@@ -222,6 +231,23 @@ struct CrashHost {
                         "\(label): \(virtio) on \(tree.driver(virtio) ?? "-"), driver_override \(tree.override(virtio) ?? "(null)")")
             } else {
                 #expect(tree.driver(virtio) == "vfio-pci", "\(label): \(virtio) on \(tree.driver(virtio) ?? "-")")
+            }
+        case .assignRolledBack:
+            // Killed after the failed step was journaled, the executor was rolling back: recovery finishes the
+            // rollback (the group where it started). Killed before, the plan was still going: recovery finishes
+            // the assign (the failing write fails no more). Never the e1000 on vfio-pci without an assignment.
+            let failedAt = trace.firstIndex { $0.hasPrefix("sysfs \(CrashOperation.failingWrite)") }
+            let rollingBack = failedAt.map { index in trace.indices.contains { $0 > index && trace[$0].hasPrefix("journal ") } } ?? false
+            if rollingBack {
+                #expect(assignments.isEmpty, "\(label): assignments \(assignments)")
+                for (address, original) in [(e1000, "e1000"), (virtio, "virtio-pci")] {
+                    #expect(tree.driver(address) == original && tree.override(address) == nil,
+                            "\(label): \(address) is on \(tree.driver(address) ?? "-") with driver_override \(tree.override(address) ?? "(null)"), not back on \(original)")
+                }
+            } else if assignments.isEmpty {
+                #expect(tree.driver(e1000) != "vfio-pci", "\(label): \(e1000) on vfio-pci with no assignment")
+            } else {
+                #expect(tree.driver(e1000) == "vfio-pci" && tree.driver(virtio) == "vfio-pci", "\(label): assigned but not isolated")
             }
         case .release:
             // Every crash point comes after the release plan was journaled (the assign before it is not crashed):

@@ -36,4 +36,22 @@ import Sysfs
             #expect(left == "{not json", "left as it was")
         }
     }
+
+    @Test func aStateDirectoryOthersCanWriteIsRefusedNamingItsPathAndMode() async throws {
+        try await withTemporaryHost { root in
+            let directory = root.absolute("state")
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            chmod(directory, 0o777)
+            let store = AssignmentStore(directory: directory)
+            for attempt in ["load", "save"] {
+                #expect {
+                    if attempt == "load" { _ = try store.load() } else { try store.save(AssignmentTable()) }
+                } throws: { error in
+                    let text = "\(error)"
+                    return text.contains(directory) && text.contains("mode 0777") && text.contains("can be written by anyone")
+                }
+            }
+            #expect(!FileManager.default.fileExists(atPath: store.path))
+        }
+    }
 }

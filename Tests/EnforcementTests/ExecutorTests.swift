@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 import SystemPackage
 import Sysfs
 import Topology
@@ -157,6 +158,42 @@ import SimulatedKernel
             let result = await Executor(root: root, writer: kernel).run(plan, observer: FailingJournal())
             #expect(result.outcome == .refused)
             #expect(kernel.takeWrites().isEmpty)
+        }
+    }
+
+    /// A journal that takes the plan and `recordable` step records, then fails (a full disk).
+    final class FillingJournal: ExecutionObserver, @unchecked Sendable {
+        struct Full: Error {}
+        let lock = NSLock()
+        var remaining: Int
+        var finished: ExecutionResult?
+        init(recordable: Int) { remaining = recordable }
+        func take() throws {
+            try lock.withLock {
+                if remaining <= 0 { throw Full() }
+                remaining -= 1
+            }
+        }
+        func planWillRun(_ plan: Plan) async throws {}
+        func stepStarted(_ step: PlanStep, driverBefore: String?) async throws { try take() }
+        func stepFinished(_ record: StepRecord) async throws { try take() }
+        func planFinished(_ plan: Plan, result: ExecutionResult) async { lock.withLock { finished = result } }
+    }
+
+    @Test(arguments: [0, 1, 2, 3])
+    func noWriteIsMadeAfterTheJournalFailsAndNothingIsRolledBackUnrecorded(_ recordable: Int) async throws {
+        try await withTemporaryHost { root in
+            let (kernel, context) = try host(root)
+            _ = kernel.takeWrites()
+            let (plan, _) = try #require(Planner.assign([Self.e1000], owner: "vm1", in: context).first)
+            let journal = FillingJournal(recordable: recordable)
+            let result = await Executor(root: root, writer: kernel).run(plan, observer: journal)
+            #expect(result.outcome == .journalFailed)
+            #expect(result.failure?.kind == .journalFailed)
+            #expect(result.rollback.isEmpty)
+            // A step's write follows its recorded start: `recordable` records cover (recordable + 1) / 2 writes.
+            #expect(kernel.takeWrites().count == (recordable + 1) / 2, "\(recordable) records")
+            #expect(journal.finished?.outcome == .journalFailed)
         }
     }
 

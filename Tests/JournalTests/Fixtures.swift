@@ -59,6 +59,9 @@ func sampleEvent(_ kind: RecordKind) -> JournalEvent {
         .recovery(Recovery(planID: 7, reason: "assign to vm1", group: nicGroup, owner: "vm1", outcome: .rolledBack,
                            devices: [PlannedStep(device: nic, operation: "unbind", driverBefore: "e1000e")],
                            detail: "could not be finished; rolled back to the drivers the members had"))
+    case .planFinished:
+        .planFinished(PlanFinished(planID: 7, kind: .enforce, outcome: .rolledBack, failure: "unbind e1000e: Device or resource busy",
+                                   failureKind: "write-failed", errno: 16))
     }
 }
 

@@ -100,6 +100,22 @@ func writeSampleJournal(_ directory: String) async throws {
         try expectWellFormed(text)
     }
 
+    @Test func journalOutagesAndFreeSpaceAreExported() throws {
+        var metrics = NodeMetrics()
+        let outage = JournalRecord(seq: 1, realtimeMicros: 0, monotonicNanos: 0, host: "h", cause: nil,
+                                   event: .recordRefused(RecordRefused(reason: "the journal refused records", lostRecords: 7)),
+                                   prev: JournalRecord.genesisHash)
+        let torn = JournalRecord(seq: 2, realtimeMicros: 0, monotonicNanos: 0, host: "h", cause: nil,
+                                 event: .recordRefused(RecordRefused(reason: "torn tail", bytes: 3)), prev: "")
+        metrics.addJournal([outage, torn])
+        metrics.journalFreeBytes = 0
+        let text = metrics.render()
+        #expect(text.contains("vfio_warden_journal_outages_total 1\n"))
+        #expect(text.contains("vfio_warden_journal_lost_records_total 7\n"))
+        #expect(text.contains("vfio_warden_journal_free_bytes 0\n"))
+        try expectWellFormed(text)
+    }
+
     @Test func emptyJournalStillRendersEveryFamily() throws {
         let text = NodeMetrics().render()
         for name in ["vfio_warden_events_total", "vfio_warden_violations_total", "vfio_warden_enforcement_latency_seconds",
