@@ -292,9 +292,7 @@ private struct Scanner {
     }
 
     /// What may not be in a policy string: the characters ``escapedForTerminal(_:)`` escapes, but the backslash.
-    func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar != "\\" && escapedForTerminal(String(scalar)) != String(scalar)
-    }
+    func isControl(_ scalar: Unicode.Scalar) -> Bool { isTerminalControl(scalar) }
 
     mutating func array(path: String, into locator: inout TOMLLocator) {
         advance()

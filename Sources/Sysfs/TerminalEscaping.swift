@@ -39,6 +39,16 @@ public func escapedForTerminal(bytes: some Collection<UInt8>) -> String {
     return result
 }
 
+/// Whether ``escapedForTerminal(_:)`` shows `scalar` as an escape: a C0 or C1 control, DEL, a line or paragraph
+/// separator, a bidirectional-text control or U+FFFD (the backslash, escaped only to keep escapes unambiguous, is not
+/// counted).
+public func isTerminalControl(_ scalar: Unicode.Scalar) -> Bool {
+    switch scalar.value {
+    case 0x00..<0x20, 0x7F..<0xA0, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069, 0xFFFD: true
+    default: false
+    }
+}
+
 private func appendEscaped(_ scalar: Unicode.Scalar, to result: inout String) {
     switch scalar.value {
     case 0x5C: result += "\\\\"

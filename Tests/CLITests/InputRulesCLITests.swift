@@ -149,6 +149,17 @@ struct InputRulesCLITests {
         }
     }
 
+    @Test func theAgentRefusesToStartOnAPolicyAnyoneCanWrite() throws {
+        try CLI.withDirectory { directory in
+            try prepare(directory)
+            let policy = "\(directory)/policy.toml"
+            chmod(policy, 0o664)
+            let agent = try CLI.run(["agent", "--run-dir", "\(directory)/run", "--resync-interval", "0", "--timeout", "5"] + engine(directory))
+            #expect(agent.status != 0)
+            #expect(agent.errors.contains("the policy \(policy) is not trusted: \(policy) (mode 0664, owner uid 0) is writable by its group"), "\(agent.errors)")
+        }
+    }
+
     @Test func checkReportsAnAssignOfAProtectedGroupMemberNamingBothLines() throws {
         try CLI.withDirectory { directory in
             try prepare(directory)
