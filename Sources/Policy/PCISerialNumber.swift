@@ -42,8 +42,7 @@ public enum PCISerialNumber {
             if index % 3 == 2 {
                 guard byte == separator else { return false }
             } else {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
-                        || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte) else { return false }
+                guard isASCIIHexDigit(byte) else { return false }
             }
         }
         return true
