@@ -32,6 +32,9 @@
 #   udevadm control --reload
 # and, with node-exporter's textfile collector: systemctl enable --now vfio-warden-metrics.timer
 set -eu
+# Whatever the caller's umask: nothing installed (hook, policy, binary) or its directory is writable by anyone but
+# root, or the agent and the hook refuse it (StrictModes).
+umask 022
 
 here=$(cd "$(dirname "$0")" && pwd)
 prefix=/usr/local

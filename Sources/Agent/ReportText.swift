@@ -3,8 +3,14 @@ import Sysfs
 import Topology
 
 /// One line per thing the engine did, for `simulate`, `assign`, `release` and the agent's log.
+/// Each line goes through ``escapedForTerminal(_:)`` once it is composed: a driver name, an owner or an error
+/// message read from sysfs cannot start a new line or reach the terminal as a control sequence.
 public enum ReportText {
     public static func lines(_ report: Engine.Report) -> [String] {
+        composedLines(report).map(escapedForTerminal)
+    }
+
+    static func composedLines(_ report: Engine.Report) -> [String] {
         var lines: [String] = []
         if let event = report.event {
             switch event {
@@ -16,7 +22,7 @@ public enum ReportText {
             }
         }
         for (plan, result) in report.actions {
-            lines += planLines(plan, result)
+            lines += composedPlanLines(plan, result)
         }
         for (group, from, status) in report.states {
             let owner = status.owner.map { " (\($0))" } ?? ""
@@ -29,6 +35,10 @@ public enum ReportText {
     }
 
     public static func planLines(_ plan: Plan, _ result: ExecutionResult) -> [String] {
+        composedPlanLines(plan, result).map(escapedForTerminal)
+    }
+
+    static func composedPlanLines(_ plan: Plan, _ result: ExecutionResult) -> [String] {
         var lines: [String] = []
         let subject = plan.targets.map(\.description).joined(separator: ", ")
         let title: String

@@ -12,6 +12,8 @@ import Sysfs
 /// - `{"op":"list"}`: the graph as `list --json` prints it
 ///
 /// Any request may carry `"id"` (echoed back) and `"format":"text"|"json"` (how `output` is rendered).
+/// A key given twice in one object is refused (`bad_json`), not resolved by taking the last. `"owner"` follows
+/// ``OwnerName``'s rule, the same as the CLI's `--owner` and the policy's.
 /// A reply is `{"ok":true,"op":...,...}` or `{"ok":false,"error":{"code":...,"message":...}}`.
 public struct ControlRequest: Sendable, Equatable {
     public enum Operation: String, Sendable, CaseIterable, Codable {
@@ -74,38 +76,46 @@ public struct ControlRequest: Sendable, Equatable {
         } catch {
             throw ControlProtocolError(.badJSON, "not valid JSON: \(describe(error))")
         }
+        if let repeated = JSONDuplicateKeys.first(in: line) {
+            throw ControlProtocolError(.badJSON, "key \"\(escapedForTerminal(repeated))\" appears more than once in one object: a request names each key once",
+                                       field: repeated)
+        }
         let known: Set<String> = ["op", "id", "devices", "owner", "quarantine", "action", "format"]
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
-            throw ControlProtocolError(.badField, "unknown key \"\(unknown)\" (known: \(known.sorted().joined(separator: ", ")))", field: unknown)
+            throw ControlProtocolError(.badField, "unknown key \"\(escapedForTerminal(unknown))\" (known: \(known.sorted().joined(separator: ", ")))", field: unknown)
         }
         guard let opValue = object["op"] else { throw ControlProtocolError(.badField, "missing \"op\"", field: "op") }
         guard let opText = opValue as? String else {
             throw ControlProtocolError(.badField, "\"op\" must be a string, not \(typeName(opValue))", field: "op")
         }
         guard let op = Operation(rawValue: opText) else {
-            throw ControlProtocolError(.unknownOperation, "unknown op \"\(opText)\" (known: \(Operation.allCases.map(\.rawValue).joined(separator: ", ")))", field: "op")
+            throw ControlProtocolError(.unknownOperation, "unknown op \"\(escapedForTerminal(opText))\" (known: \(Operation.allCases.map(\.rawValue).joined(separator: ", ")))", field: "op")
         }
         var request = ControlRequest(op: op)
         request.id = try string(object, "id")
         request.owner = try string(object, "owner")
-        if let owner = request.owner, owner.isEmpty || owner.count > 256 || owner.contains(where: { $0.isNewline }) {
-            throw ControlProtocolError(.badField, "\"owner\" must be 1 to 256 characters without newlines", field: "owner")
+        if let owner = request.owner {
+            do throws(OwnerNameError) {
+                _ = try OwnerName(owner)
+            } catch {
+                throw ControlProtocolError(.badField, "\"owner\": \(error)", field: "owner")
+            }
         }
         if let text = try string(object, "quarantine") {
             guard let mode = Planner.SiblingMode(rawValue: text) else {
-                throw ControlProtocolError(.badField, "unknown quarantine \"\(text)\" (known: \(Planner.SiblingMode.allCases.map(\.rawValue).joined(separator: ", ")))", field: "quarantine")
+                throw ControlProtocolError(.badField, "unknown quarantine \"\(escapedForTerminal(text))\" (known: \(Planner.SiblingMode.allCases.map(\.rawValue).joined(separator: ", ")))", field: "quarantine")
             }
             request.quarantine = mode
         }
         if let text = try string(object, "format") {
             guard let format = Format(rawValue: text) else {
-                throw ControlProtocolError(.badField, "unknown format \"\(text)\" (known: text, json)", field: "format")
+                throw ControlProtocolError(.badField, "unknown format \"\(escapedForTerminal(text))\" (known: text, json)", field: "format")
             }
             request.format = format
         }
         if let text = try string(object, "action") {
             guard let action = PlanAction(rawValue: text) else {
-                throw ControlProtocolError(.badField, "unknown plan action \"\(text)\" (known: assign, release)", field: "action")
+                throw ControlProtocolError(.badField, "unknown plan action \"\(escapedForTerminal(text))\" (known: assign, release)", field: "action")
             }
             request.action = action
         }

@@ -167,15 +167,16 @@ public struct AgentStatus: Codable, Sendable, Equatable {
             + (agent.journalProblem.map { "; \($0)" } ?? "")
     }
 
-    /// What `status` prints.
+    /// What `status` prints (each line through ``escapedForTerminal(_:)``: owners, reasons and the policy path
+    /// come from outside).
     public var text: String {
-        var text = "agent \(agent.version), pid \(agent.pid), policy \(agent.policy)\(agent.monitorOnly ? " (monitor-only)" : "")\n"
+        var text = escapedForTerminal("agent \(agent.version), pid \(agent.pid), policy \(agent.policy)\(agent.monitorOnly ? " (monitor-only)" : "")") + "\n"
         text += summaryLine + "\n"
         for group in groups {
-            text += "group \(group.group): \(group.state)" + (group.owner.map { " (\($0))" } ?? "")
+            var line = "group \(group.group): \(group.state)" + (group.owner.map { " (\($0))" } ?? "")
                 + " [\(group.members.joined(separator: ", "))]"
-            if !group.reasons.isEmpty && group.state != "isolated" && group.state != "host" { text += ": " + group.reasons.joined(separator: "; ") }
-            text += "\n"
+            if !group.reasons.isEmpty && group.state != "isolated" && group.state != "host" { line += ": " + group.reasons.joined(separator: "; ") }
+            text += escapedForTerminal(line) + "\n"
         }
         return text
     }

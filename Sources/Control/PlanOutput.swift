@@ -2,6 +2,7 @@ import Agent
 import Enforcement
 import Foundation
 import Reports
+import Sysfs
 
 /// What `plan`, `assign` and `release` print, as text: the same whether the command acted directly or the agent did.
 public enum PlanOutput {
@@ -20,14 +21,14 @@ public enum PlanOutput {
             let subject = plan.targets.map(\.description).joined(separator: ", ")
             let group = plan.group.map { " (IOMMU group \($0))" } ?? ""
             if plan.isRefused {
-                output += "\(plan.kind.rawValue) \(subject)\(group): refused\n" + plan.refusals.map { "  - \($0)\n" }.joined()
+                output += "\(plan.kind.rawValue) \(subject)\(group): refused\n" + plan.refusals.map { "  - \(escapedForTerminal("\($0)"))\n" }.joined()
                 continue
             }
-            var text = "\(plan.kind.rawValue) \(subject)\(group)" + (plan.owner.map { " for \($0)" } ?? "") + ": \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")\n"
+            var text = escapedForTerminal("\(plan.kind.rawValue) \(subject)\(group)" + (plan.owner.map { " for \($0)" } ?? "") + ": \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")") + "\n"
             for (number, step) in plan.steps.enumerated() {
-                text += "  \(number + 1). \(step)    (write \"\(withoutNewline(step.value))\" to \(step.attributePath))\n"
+                text += escapedForTerminal("  \(number + 1). \(step)    (write \"\(withoutNewline(step.value))\" to \(step.attributePath))") + "\n"
             }
-            for note in plan.unchanged { text += "  unchanged: \(note)\n" }
+            for note in plan.unchanged { text += "  unchanged: \(escapedForTerminal("\(note)"))\n" }
             output += text
         }
         return output

@@ -29,6 +29,9 @@ public enum PolicyReload {
         do throws(PolicyErrors) {
             if path == nil && access(file, F_OK) != 0 {
                 policy = .monitorOnly(file: "\(file) (absent)")
+            } else if geteuid() == 0, access(file, F_OK) == 0, let problem = StrictModes.check(file, what: "the policy") {
+                // StrictModes: the root agent obeys only a policy that root alone can change.
+                throw PolicyErrors([PolicyError(kind: .unreadable, file: file, position: nil, path: "", message: problem)])
             } else {
                 let loaded = try Policy.loadWithSource(path: file)
                 policy = loaded.policy

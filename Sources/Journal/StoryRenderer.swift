@@ -1,4 +1,5 @@
 import Foundation
+import Sysfs
 
 /// Human sentences for records: the `journal` story view and journald's `MESSAGE`.
 public enum StoryRenderer {
@@ -165,7 +166,8 @@ public struct StoryWriter {
             var text = "\(time) \(StoryRenderer.sentence(for: first.record))" + (first.outcome ?? "")
             let cause = StoryRenderer.causeText(first.record.cause)
             if !cause.isEmpty { text += " " + cause }
-            lines.append(text)
+            // Owners, drivers and messages come from outside: never pass their control characters to the terminal.
+            lines.append(escapedForTerminal(text))
         }
         return lines
     }

@@ -32,6 +32,22 @@ public enum PCISerialNumber {
         return nil
     }
 
+    /// Eight bytes of exactly two hex digits each, separated by `-` (as `lspci -vv` prints them) or all by `:`.
+    public static func isWellFormed(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 23 else { return false }
+        let separator = bytes[2]
+        guard separator == UInt8(ascii: "-") || separator == UInt8(ascii: ":") else { return false }
+        for (index, byte) in bytes.enumerated() {
+            if index % 3 == 2 {
+                guard byte == separator else { return false }
+            } else {
+                guard isASCIIHexDigit(byte) else { return false }
+            }
+        }
+        return true
+    }
+
     /// Lower case, `-` separators; `0011:22FF...` and `00-11-22-ff-...` compare equal.
     public static func normalise(_ serial: String) -> String {
         let digits = serial.lowercased().filter(\.isHexDigit)

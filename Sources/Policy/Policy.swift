@@ -228,30 +228,54 @@ public struct DeviceReference: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// `vendor:device` in hex, as `lspci -n` prints it.
+/// `vendor:device` in hex, as `lspci -n` prints it, optionally with `:subvendor:subdevice`
+/// (`8086:10d3:8086:a01f`): exactly four hex digits each.
 public struct DeviceIDs: Sendable, Hashable, CustomStringConvertible {
     public var vendor: UInt16
     public var device: UInt16
+    /// The subsystem ids (`subsystem_vendor`, `subsystem_device`) the device must also have, when given.
+    public var subsystemVendor: UInt16?
+    public var subsystemDevice: UInt16?
 
-    public init(vendor: UInt16, device: UInt16) {
+    public init(vendor: UInt16, device: UInt16, subsystemVendor: UInt16? = nil, subsystemDevice: UInt16? = nil) {
         self.vendor = vendor
         self.device = device
+        self.subsystemVendor = subsystemVendor
+        self.subsystemDevice = subsystemDevice
     }
 
-    /// Parses `8086:100e` (1 to 4 hex digits each side).
+    /// Parses `8086:100e` or `8086:100e:8086:001e`: two or four fields of exactly four hex digits. A short field
+    /// (`8086:10d`) is refused, not zero-padded: it is a typo, and a padded id would match another device.
     public init?(_ text: String) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, (1...4).contains(parts[0].count), (1...4).contains(parts[1].count),
-              parts.allSatisfy({ $0.allSatisfy(\.isHexDigit) }),
-              let vendor = UInt16(parts[0], radix: 16), let device = UInt16(parts[1], radix: 16) else { return nil }
-        self.init(vendor: vendor, device: device)
+        guard parts.count == 2 || parts.count == 4,
+              parts.allSatisfy({ $0.utf8.count == 4 && $0.utf8.allSatisfy(isASCIIHexDigit) }) else { return nil }
+        let values = parts.compactMap { UInt16($0, radix: 16) }
+        guard values.count == parts.count else { return nil }
+        self.init(vendor: values[0], device: values[1],
+                  subsystemVendor: values.count == 4 ? values[2] : nil, subsystemDevice: values.count == 4 ? values[3] : nil)
     }
 
-    public var description: String { "\(hex(vendor, width: 4)):\(hex(device, width: 4))" }
+    public var description: String {
+        var text = "\(hex(vendor, width: 4)):\(hex(device, width: 4))"
+        if let subsystemVendor, let subsystemDevice {
+            text += ":\(hex(subsystemVendor, width: 4)):\(hex(subsystemDevice, width: 4))"
+        }
+        return text
+    }
 
     public func matches(_ device: PCIDevice) -> Bool {
-        device.vendorID == vendor && device.deviceID == self.device
+        guard device.vendorID == vendor && device.deviceID == self.device else { return false }
+        if let subsystemVendor, device.subsystemVendorID != subsystemVendor { return false }
+        if let subsystemDevice, device.subsystemDeviceID != subsystemDevice { return false }
+        return true
     }
+}
+
+/// `0`-`9`, `a`-`f`, `A`-`F` (Swift's `isHexDigit` also takes full-width digits).
+func isASCIIHexDigit(_ byte: UInt8) -> Bool {
+    (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+        || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte)
 }
 
 /// The first 2, 4 or 6 hex digits of a 24-bit class code (`02` network, `0200` Ethernet, `010601` AHCI).
@@ -264,7 +288,7 @@ public struct ClassPrefix: Sendable, Hashable, CustomStringConvertible {
     public init?(_ text: String) {
         var digitsText = Substring(text)
         if digitsText.hasPrefix("0x") || digitsText.hasPrefix("0X") { digitsText = digitsText.dropFirst(2) }
-        guard [2, 4, 6].contains(digitsText.count), digitsText.allSatisfy(\.isHexDigit),
+        guard [2, 4, 6].contains(digitsText.utf8.count), digitsText.utf8.allSatisfy(isASCIIHexDigit),
               let value = UInt32(digitsText, radix: 16) else { return nil }
         self.value = value
         self.digits = digitsText.count

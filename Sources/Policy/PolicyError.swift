@@ -1,3 +1,5 @@
+import Sysfs
+
 /// One problem in a policy file, with where it is and what was expected.
 ///
 /// `description`: `policy.toml:7:12: manage.devices[1]: invalid PCI address '03:1': expected [domain:]bus:slot.function`.
@@ -18,6 +20,8 @@ public struct PolicyError: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidClass
         /// A value of the right type that is out of range or empty.
         case invalidValue
+        /// A control character (`\u0000`, a newline, an escape) in a string value.
+        case controlCharacter
         /// The same device twice where once is meant (two `[[sriov]]` for one PF).
         case duplicate
         /// Two parts of the file contradict each other (assigning a protected device).
@@ -43,9 +47,9 @@ public struct PolicyError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        var text = file
+        var text = escapedForTerminal(file)
         if let position { text += ":\(position.line):\(position.column)" }
-        if !path.isEmpty { text += ": \(path)" }
+        if !path.isEmpty { text += ": \(escapedForTerminal(path))" }
         return text + ": " + message
     }
 }

@@ -32,6 +32,7 @@ extension Policy {
         }
         var parser = PolicyParser(file: file, locator: TOMLLocator(text: text))
         let policy = parser.policy(from: table)
+        parser.reportControlCharacters()
         guard parser.errors.isEmpty else {
             throw PolicyErrors(parser.errors.sorted {
                 ($0.position ?? SourcePosition(line: 0, column: 0), $0.path) < ($1.position ?? SourcePosition(line: 0, column: 0), $1.path)
@@ -102,7 +103,7 @@ struct PolicyParser {
                 let expected = allowed.map { path.isEmpty ? "[\($0)]" : $0 }.joined(separator: ", ")
                 let suggestion = allowed.filter { Self.distance($0, key) <= 2 }.min { Self.distance($0, key) < Self.distance($1, key) }
                 let hint = suggestion.map { " (did you mean '\($0)'?)" } ?? ""
-                fail(.unknownKey, keyPath, "unknown key '\(key)' \(place)\(hint): expected one of \(expected)", atKey: true)
+                fail(.unknownKey, keyPath, "unknown key '\(escapedForTerminal(key))' \(place)\(hint): expected one of \(expected)", atKey: true)
             }
         }
     }
@@ -205,7 +206,7 @@ struct PolicyParser {
         }
         var owner: String?
         if let value = table["owner"] {
-            owner = nonEmptyString(value, at: "\(path).owner", what: "the owner's name (a VM or pod)")
+            owner = ownerName(value, at: "\(path).owner")
         } else {
             fail(.missingKey, path, "missing key 'owner' (the VM or pod the group is assigned to)")
         }
@@ -235,7 +236,7 @@ struct PolicyParser {
         if let value = table["vf_driver"] {
             if let name = nonEmptyString(value, at: "\(path).vf_driver", what: "a driver name such as vfio-pci") {
                 if name.contains("/") || name.contains(where: \.isWhitespace) {
-                    fail(.invalidValue, "\(path).vf_driver", "invalid driver name '\(name)': expected a name such as vfio-pci")
+                    fail(.invalidValue, "\(path).vf_driver", "invalid driver name '\(escapedForTerminal(name))': expected a name such as vfio-pci")
                 } else {
                     driver = name
                 }
@@ -248,12 +249,20 @@ struct PolicyParser {
     /// Contradictions between sections: assigning a protected device, one device for two owners, two rules for one PF.
     mutating func checkConsistency(_ policy: Policy) {
         for assignment in policy.assignments {
-            guard case .device(let reference) = assignment.selector else { continue }
             for rule in policy.protect {
-                if case .device(let protected) = rule.selector, protected.address == reference.address {
-                    fail(.conflict, "\(assignment.path).device",
-                         "\(reference.address) is protected by \(rule.path): a protected device cannot be assigned")
+                let key: String
+                switch (assignment.selector, rule.selector) {
+                case (.device(let reference), .device(let protected)) where protected.address == reference.address:
+                    key = "device"
+                case (.device(let reference), .ids(let protected)) where reference.ids == protected:
+                    key = "device"
+                case (.ids(let ids), .ids(let protected)) where ids == protected:
+                    key = "ids"
+                default:
+                    continue
                 }
+                fail(.conflict, "\(assignment.path).\(key)",
+                     "\(assignment.selector) is protected by \(rule): a protected device cannot be assigned")
             }
         }
         var owners: [PCIAddress: StaticAssignment] = [:]
@@ -303,11 +312,9 @@ struct PolicyParser {
         if let serialValue = table["serial"] {
             serial = nonEmptyString(serialValue, at: "\(path).serial", what: "a PCI serial number such as 00-11-22-ff-fe-33-44-55")
             if let text = serial {
-                let normal = PCISerialNumber.normalise(text)
-                let digits = text.filter(\.isHexDigit)
-                if digits.count != 16 || !text.allSatisfy({ $0.isHexDigit || $0 == "-" || $0 == ":" }) || normal.isEmpty {
+                if !PCISerialNumber.isWellFormed(text) {
                     fail(.invalidValue, "\(path).serial",
-                         "invalid serial number '\(text)': expected 8 hex bytes such as 00-11-22-ff-fe-33-44-55")
+                         "invalid serial number '\(escapedForTerminal(text))': expected 8 bytes of two hex digits each, separated by '-' (or ':'), as lspci prints it: 00-11-22-ff-fe-33-44-55")
                     serial = nil
                 }
             }
@@ -322,12 +329,23 @@ struct PolicyParser {
             fail(.wrongType, path, "expected a PCI address string such as \"0000:03:01.0\", found \(typeName(value))")
             return nil
         }
+        let address: PCIAddress
         do {
-            return try PCIAddress.parse(text)
+            address = try PCIAddress.parse(text)
         } catch {
-            fail(.invalidAddress, path, "invalid PCI address '\(text)': expected [domain:]bus:slot.function (\(error.problem))")
+            fail(.invalidAddress, path, "invalid PCI address '\(escapedForTerminal(text))': expected [domain:]bus:slot.function (\(error.problem))")
             return nil
         }
+        // Written in full, as sysfs names it: a short field (`3:1.0`) is more likely a typo than shorthand here.
+        let fields = text.split(separator: ":", omittingEmptySubsequences: false)
+        let slotFunction = fields.last?.split(separator: ".", omittingEmptySubsequences: false) ?? []
+        let domainOK = fields.count == 2 || (fields.count == 3 && (4...8).contains(fields[0].utf8.count))
+        guard domainOK, fields[fields.count - 2].utf8.count == 2, slotFunction.count == 2, slotFunction[0].utf8.count == 2 else {
+            fail(.invalidAddress, path, "invalid PCI address '\(escapedForTerminal(text))': write it in full as sysfs names it, "
+                 + "DDDD:BB:SS.F or BB:SS.F with two hex digits for bus and slot (here \(address))")
+            return nil
+        }
+        return address
     }
 
     mutating func deviceIDs(_ value: TOMLValueConvertible, at path: String) -> DeviceIDs? {
@@ -336,7 +354,7 @@ struct PolicyParser {
             return nil
         }
         guard let ids = DeviceIDs(text) else {
-            fail(.invalidIDs, path, "invalid ids '\(text)': expected vendor:device in hex, such as 8086:100e")
+            fail(.invalidIDs, path, "invalid ids '\(escapedForTerminal(text))': expected vendor:device (or vendor:device:subvendor:subdevice), exactly four hex digits each, such as 8086:100e")
             return nil
         }
         return ids
@@ -348,10 +366,34 @@ struct PolicyParser {
             return nil
         }
         guard let prefix = ClassPrefix(text) else {
-            fail(.invalidClass, path, "invalid class '\(text)': expected 2, 4 or 6 hex digits of a class code, such as 02, 0200 or 020000")
+            fail(.invalidClass, path, "invalid class '\(escapedForTerminal(text))': expected 2, 4 or 6 hex digits of a class code, such as 02, 0200 or 020000")
             return nil
         }
         return prefix
+    }
+
+    /// `owner = "..."`: ``OwnerName``'s rule, the same as the CLI's and the control socket's.
+    mutating func ownerName(_ value: TOMLValueConvertible, at path: String) -> String? {
+        guard let text = value.string else {
+            fail(.wrongType, path, "expected a string (the owner's name, a VM or pod), found \(typeName(value))")
+            return nil
+        }
+        do {
+            return try OwnerName(text).value
+        } catch {
+            fail(.invalidValue, path, error.description)
+            return nil
+        }
+    }
+
+    /// Every control character the locator found in a string value: an error at the character itself.
+    mutating func reportControlCharacters() {
+        for found in locator.controlCharacters {
+            errors.append(PolicyError(
+                kind: .controlCharacter, file: file, position: found.position, path: found.path,
+                message: "the string holds \(escapedForTerminal(String(found.scalar))) (\(unicodeName(found.scalar))): "
+                    + "control characters are not allowed in addresses, ids, classes, serials, owners or driver names"))
+        }
     }
 
     mutating func nonEmptyString(_ value: TOMLValueConvertible, at path: String, what: String) -> String? {

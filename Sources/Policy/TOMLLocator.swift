@@ -1,3 +1,5 @@
+import Sysfs
+
 /// A line and column in a text file, both counted from 1 (columns in Unicode scalars, as editors show them).
 public struct SourcePosition: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
     public var line: Int
@@ -30,6 +32,19 @@ public struct TOMLLocator: Sendable {
     public private(set) var keys: [String: SourcePosition] = [:]
     /// The position of the first character of each value (an array's `[`, a string's quote).
     public private(set) var values: [String: SourcePosition] = [:]
+    /// Control characters inside string values (written raw, or as `\n`, `\t`, `\u0000`... escapes), by the
+    /// value's path, with the position of the character or its escape: TOMLKit hands strings over as C strings,
+    /// so a value is silently cut at `\u0000`, and the other controls would reach the terminal and the journal.
+    public private(set) var controlCharacters: [ControlCharacter] = []
+
+    /// A control character found in a string value.
+    public struct ControlCharacter: Sendable, Hashable {
+        /// The value's path (`manage.devices[0]`).
+        public var path: String
+        /// Where the character (or the escape that writes it) is.
+        public var position: SourcePosition
+        public var scalar: Unicode.Scalar
+    }
 
     public init(text: String) {
         var scanner = Scanner(Array(text.unicodeScalars))
@@ -55,6 +70,10 @@ public struct TOMLLocator: Sendable {
 
     fileprivate mutating func record(key path: String, at position: SourcePosition) {
         if keys[path] == nil { keys[path] = position }
+    }
+
+    fileprivate mutating func record(control scalar: Unicode.Scalar, in path: String, at position: SourcePosition) {
+        controlCharacters.append(ControlCharacter(path: path, position: position, scalar: scalar))
     }
 
     fileprivate mutating func record(value path: String, at position: SourcePosition) {
@@ -201,7 +220,7 @@ private struct Scanner {
     mutating func value(path: String, into locator: inout TOMLLocator) {
         locator.record(value: path, at: position)
         switch current {
-        case "\"", "'": string()
+        case "\"", "'": string(path: path, into: &locator)
         case "[": array(path: path, into: &locator)
         case "{": inlineTable(path: path, into: &locator)
         default:
@@ -216,29 +235,64 @@ private struct Scanner {
         }
     }
 
-    mutating func string() {
+    mutating func string(path: String, into locator: inout TOMLLocator) {
         guard let quote = current else { return }
-        if peek(1) == quote && peek(2) == quote {
-            advance(); advance(); advance()
-            while !atEnd {
-                if quote == "\"" && current == "\\" { advance(); advance(); continue }
-                if current == quote && peek(1) == quote && peek(2) == quote {
+        let triple = peek(1) == quote && peek(2) == quote
+        for _ in 0..<(triple ? 3 : 1) { advance() }
+        // A newline right after the opening quotes of a multi-line string is not part of the value.
+        if triple && current == "\r" && peek(1) == "\n" { advance() }
+        if triple && current == "\n" { advance() }
+        while let c = current {
+            if triple {
+                if c == quote && peek(1) == quote && peek(2) == quote {
                     advance(); advance(); advance()
                     // Up to two more quotes may belong to the content.
                     while current == quote { advance() }
                     return
                 }
-                advance()
+            } else if c == quote || c == "\n" {
+                break
             }
-            return
-        }
-        advance()
-        while let c = current, c != quote, c != "\n" {
-            if quote == "\"" && c == "\\" { advance() }
+            let start = position
+            if quote == "\"" && c == "\\" {
+                advance()
+                if let escaped = escape(), isControl(escaped) { locator.record(control: escaped, in: path, at: start) }
+                continue
+            }
+            if isControl(c) { locator.record(control: c, in: path, at: start) }
             advance()
         }
         advance()
     }
+
+    /// After a backslash: the character an escape stands for (`\n`, `\u0000`, `\U0000001B`), consuming it;
+    /// `nil` for a line-ending backslash of a multi-line string or an escape TOMLKit would refuse anyway.
+    mutating func escape() -> Unicode.Scalar? {
+        guard let c = current else { return nil }
+        if c == " " || c == "\t" || c == "\r" || c == "\n" {
+            // A line-ending backslash: the line break and the whitespace after it are not part of the value.
+            while let d = current, d == " " || d == "\t" || d == "\r" || d == "\n" { advance() }
+            return nil
+        }
+        let simple: [Unicode.Scalar: Unicode.Scalar] = ["b": "\u{08}", "t": "\t", "n": "\n", "f": "\u{0C}", "r": "\r", "e": "\u{1B}"]
+        if let scalar = simple[c] { advance(); return scalar }
+        if c == "u" || c == "U" {
+            let count = c == "u" ? 4 : 8
+            advance()
+            var value: UInt32 = 0
+            for _ in 0..<count {
+                guard let d = current, let digit = UInt32(String(d), radix: 16) else { return nil }
+                value = value &* 16 &+ digit
+                advance()
+            }
+            return Unicode.Scalar(value)
+        }
+        advance()
+        return nil
+    }
+
+    /// What may not be in a policy string: the characters ``escapedForTerminal(_:)`` escapes, but the backslash.
+    func isControl(_ scalar: Unicode.Scalar) -> Bool { isTerminalControl(scalar) }
 
     mutating func array(path: String, into locator: inout TOMLLocator) {
         advance()

@@ -24,16 +24,17 @@ import Topology
 public enum EventReport {
     // MARK: Human
 
-    /// The event line and its change lines.
+    /// The event line and its change lines (each through ``escapedForTerminal(_:)``: a driver name from a
+    /// uevent or sysfs never reaches the terminal as a control sequence).
     public static func humanLines(event: DeviceEvent, change: GraphChange) -> [String] {
         var header = "\(event.action.rawValue) \(event.address) driver=\(event.driver ?? "-")"
         header += " seqnum=\(event.seqnum.map(String.init) ?? "-")"
-        return [header] + changeLines(change)
+        return ([header] + changeLines(change)).map(escapedForTerminal)
     }
 
     /// The lines for a resync after lost events: what the rescan found different from the graph kept so far.
     public static func humanResyncLines(change: GraphChange) -> [String] {
-        ["resync: events were lost (receive buffer overflow); rescanned the whole graph"] + changeLines(change)
+        (["resync: events were lost (receive buffer overflow); rescanned the whole graph"] + changeLines(change)).map(escapedForTerminal)
     }
 
     /// One indented line per changed device (`+` added, `-` removed, `~` changed) and per changed group.

@@ -2,7 +2,9 @@ import Sysfs
 import Topology
 
 /// The human view of `list` and `show`: a header, then per group a line with its viability and one row per
-/// member, columns aligned across the whole output.
+/// member, columns aligned across the whole output. Every value read from sysfs (a driver name, a
+/// `driver_override`, a problem) is shown through ``escapedForTerminal(_:)``: a control character in it is printed
+/// as an escape, never passed to the terminal.
 public enum TableRenderer {
     static let headers = ["ADDRESS", "IDS", "CLASS", "DRIVER", "OVERRIDE", "ROLE"]
 
@@ -16,7 +18,7 @@ public enum TableRenderer {
         }
         var output = renderSections(sections)
         if !report.problems.isEmpty {
-            output += "\nProblems with the tree:\n" + report.problems.map { "  \($0)\n" }.joined()
+            output += "\nProblems with the tree:\n" + report.problems.map { "  \(escapedForTerminal($0))\n" }.joined()
         }
         if report.groups.isEmpty && report.ungrouped.isEmpty {
             output += "No PCI devices.\n"
@@ -29,7 +31,7 @@ public enum TableRenderer {
         let device = report.device.device
         var lines: [String] = []
         func field(_ name: String, _ value: String?) {
-            lines.append("\(name.padding(toLength: 18))\(value ?? "-")")
+            lines.append("\(name.padding(toLength: 18))\(value.map(escapedForTerminal) ?? "-")")
         }
         field("Address:", device.address.description)
         field("Vendor:Device:", device.ids)
@@ -64,6 +66,7 @@ public enum TableRenderer {
         let device = report.device
         let className = device.className ?? "?"
         return [device.address.description, device.ids ?? "?", className, device.driver ?? "-", device.driverOverride ?? "-", report.role]
+            .map(escapedForTerminal)
     }
 
     static func renderSections(_ sections: [(String, [DeviceReport], [String])]) -> String {
@@ -84,9 +87,9 @@ public enum TableRenderer {
             output += heading + "\n"
             for device in devices {
                 output += line(row(device))
-                for problem in device.device.problems { output += "        problem: \(problem)\n" }
+                for problem in device.device.problems { output += "        problem: \(escapedForTerminal(problem.description))\n" }
             }
-            for reason in reasons { output += "    why not viable: \(reason)\n" }
+            for reason in reasons { output += "    why not viable: \(escapedForTerminal(reason))\n" }
         }
         return output
     }

@@ -133,7 +133,7 @@ public struct UdevRulesGenerator: Sendable {
             return ["# \(rule.path): PF \(pf): no rule, \(verdict).", ""]
         }
         var ids = (vendor: rule.pf.ids?.vendor ?? scanned?.vendorID, device: rule.pf.ids?.device ?? scanned?.deviceID)
-        if let expected = rule.pf.ids, let scanned, let actual = scanned.ids, actual != expected.description {
+        if let expected = rule.pf.ids, let scanned, let actual = scanned.ids, !expected.matches(scanned) {
             warnings.append("\(rule.path): PF \(pf) is \(actual) in sysfs, the policy expects \(expected): the rule checks \(expected)")
             ids = (expected.vendor, expected.device)
         }
@@ -178,7 +178,11 @@ public struct UdevRulesGenerator: Sendable {
             case .ids(let ids):
                 warnings.append("\(assignment.path): no device with ids \(ids) is in sysfs now: matched by ids alone, without group siblings")
                 lines.append("# No device with ids \(ids) was present when this file was generated: matched by ids, wherever it appears.")
-                lines.append("ATTR{vendor}==\"\(hex0x(ids.vendor))\", ATTR{device}==\"\(hex0x(ids.device))\", " + assignKeys(driver: "vfio-pci"))
+                var match = "ATTR{vendor}==\"\(hex0x(ids.vendor))\", ATTR{device}==\"\(hex0x(ids.device))\", "
+                if let subsystemVendor = ids.subsystemVendor, let subsystemDevice = ids.subsystemDevice {
+                    match += "ATTR{subsystem_vendor}==\"\(hex0x(subsystemVendor))\", ATTR{subsystem_device}==\"\(hex0x(subsystemDevice))\", "
+                }
+                lines.append(match + assignKeys(driver: "vfio-pci"))
             case .classPrefix, .vfsOf:
                 lines.append("# (an [[assign]] names a device or ids only)")
             }

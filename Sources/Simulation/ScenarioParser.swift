@@ -112,9 +112,17 @@ public enum ScenarioParser {
                 switch command {
                 case "assign":
                     guard let devices = addresses(table, at: path), let owner = string(table, "owner", at: path) else { return nil }
+                    if let problem = OwnerName.problem(owner) {   // the one owner rule, as the CLI and the policy
+                        fail("\(path).owner", "invalid owner \"\(escapedForTerminal(owner))\": \(problem)")
+                        return nil
+                    }
                     return .assign(devices: devices, owner: owner)
                 case "release":
                     let owner = table["owner"]?.string
+                    if let owner, let problem = OwnerName.problem(owner) {
+                        fail("\(path).owner", "invalid owner \"\(escapedForTerminal(owner))\": \(problem)")
+                        return nil
+                    }
                     let devices = table["devices"] == nil ? [] : (addresses(table, at: path) ?? [])
                     if owner == nil && devices.isEmpty {
                         fail(path, "release needs an owner or devices")

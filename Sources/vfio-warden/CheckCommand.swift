@@ -20,8 +20,13 @@ struct CheckCommand: ParsableCommand {
             allowlist, naming the rule). A group is blocked when any member is in host use, protected, or outside \
             the allowlist.
 
-            With --validate-only, only the policy file is read: its errors are printed as FILE:LINE:COLUMN: PATH: \
-            MESSAGE and the exit status is 1 when there are any.
+            With --validate-only (or `vfio-warden policy check FILE`, which prints the same), only the policy file \
+            is read: its errors are printed as FILE:LINE:COLUMN: PATH: MESSAGE and the exit status is 1 when there \
+            are any. Without it, the policy is also checked against the devices: an [[assign]] whose device, or a \
+            member of its IOMMU group, is protected is reported with both lines (exit status 1).
+
+            A policy file (or a directory above it) that anyone but root could write, or that another user owns, \
+            is named in a warning; the agent, and assign and release run as root, refuse it.
 
             A missing default policy (/etc/vfio-warden/policy.toml) means monitor-only; a missing file named \
             with --policy is an error.
@@ -59,6 +64,7 @@ struct CheckCommand: ParsableCommand {
     }
 
     func run() throws {
+        if validateOnly { return try PolicyValidation.run(path: policyPath, json: json) }
         let policy: Policy
         do {
             policy = try Self.loadPolicy(path: policyPath)
@@ -66,10 +72,7 @@ struct CheckCommand: ParsableCommand {
             StandardError.write(error.description + "\n")
             throw ExitCode(1)
         }
-        if validateOnly {
-            StandardOutput.write("\(policy.file): valid (\(Self.summary(policy)))\n")
-            return
-        }
+        if let problem = PolicyTrust.problem(path: policyPath) { StandardError.write("warning: \(problem)\n") }
         let root = try global.resolvedRoot()
         let report = try Self.report(sysfs: root.root, proc: SysfsRoot(procRoot), policy: policy,
                                      address: address.map { try PCIAddress.parse($0) })
@@ -78,6 +81,7 @@ struct CheckCommand: ParsableCommand {
         } else {
             StandardOutput.write(Self.render(report))
         }
+        if !report.policyConflicts.isEmpty { throw ExitCode(1) }
     }
 
     /// The policy at `path`; with no path, the default file, or monitor-only when the default file does not exist.
@@ -108,6 +112,10 @@ struct CheckCommand: ParsableCommand {
         var groups: [GroupCheck]
         /// Files the host-use analysis could not read.
         var problems: [String]
+        /// Errors only the tree shows: an [[assign]] that would take a protected device (FILE:LINE:COLUMN: ...).
+        var policyConflicts: [String] = []
+
+        enum CodingKeys: String, CodingKey { case policy, groups, problems, policyConflicts = "policy_conflicts" }
     }
 
     static func report(sysfs: SysfsRoot, proc: SysfsRoot, policy: Policy, address: PCIAddress?) throws -> Report {
@@ -128,34 +136,41 @@ struct CheckCommand: ParsableCommand {
             groups = GroupAssessment.check(graph: graph, hostUse: hostUse, policy: policy, serials: serials)
         }
         return Report(policy: .init(file: policy.file, monitorOnly: policy.isMonitorOnly, summary: summary(policy)),
-                      groups: groups, problems: hostUse.problems)
+                      groups: groups, problems: hostUse.problems,
+                      policyConflicts: policy.protectedAssignments(in: graph, serials: serials).map(\.description))
     }
 
+    /// The text of `check`. Every value from sysfs, /proc or the policy goes through ``escapedForTerminal(_:)``.
     static func render(_ report: Report) -> String {
-        var out = "Policy: \(report.policy.file): \(report.policy.summary)\n"
+        let e = escapedForTerminal
+        var out = "Policy: \(e(report.policy.file)): \(report.policy.summary)\n"
         for group in report.groups {
             let name = group.group.map { "Group \($0)" } ?? "No IOMMU group"
             var heading = "\n\(name): \(group.blocked ? "BLOCKED" : "could be assigned")"
-            if let owner = group.assignedTo { heading += " (assigned to \(owner) by policy)" }
+            if let owner = group.assignedTo { heading += " (assigned to \(e(owner)) by policy)" }
             out += heading + "\n"
             for member in group.members {
                 let columns = [member.address.description, member.ids ?? "????:????", member.className ?? "unknown class",
                                member.driver.map { "driver \($0)" } ?? "no driver"]
-                out += "  \(columns.joined(separator: "  "))\n"
+                out += "  \(e(columns.joined(separator: "  ")))\n"
                 if member.hostUse.safe {
                     out += "      host use: not in use by the host\n"
                 } else {
                     out += "      host use: IN USE\n"
-                    for reason in member.hostUse.reasons { out += "        - \(reason.message)\n" }
+                    for reason in member.hostUse.reasons { out += "        - \(e(reason.message))\n" }
                 }
-                out += "      policy:   \(member.policyDetail)\n"
+                out += "      policy:   \(e(member.policyDetail))\n"
             }
             if group.blocked {
-                out += "  Blocked because:\n" + group.reasons.map { "    - \($0)\n" }.joined()
+                out += "  Blocked because:\n" + group.reasons.map { "    - \(e($0))\n" }.joined()
             }
         }
+        if !report.policyConflicts.isEmpty {
+            out += "\nPolicy errors (the policy contradicts itself on these devices):\n"
+                + report.policyConflicts.map { "  \($0)\n" }.joined()
+        }
         if !report.problems.isEmpty {
-            out += "\nCould not read (host use is judged without them):\n" + report.problems.map { "  \($0)\n" }.joined()
+            out += "\nCould not read (host use is judged without them):\n" + report.problems.map { "  \(e($0))\n" }.joined()
         }
         return out
     }

@@ -55,6 +55,8 @@ struct EngineOptions: ParsableArguments {
     /// An engine that writes to sysfs under the root (or to `writer`: a simulated kernel), journals, and keeps
     /// assignments in the state directory. With `journaled: false` (planning only) no journal is opened.
     func makeEngine(root: SysfsRoot, journaled: Bool, writer: (any SysfsAttributeWriter)? = nil) throws -> (Engine, JournalWriter?, PolicyBinding) {
+        // StrictModes: what changes devices as root obeys only a policy that root alone can change.
+        if journaled { try PolicyTrust.requireTrusted(path: policyPath) }
         let policy = try loadPolicy()
         let binding = PolicyBinding(policy: policy, sysfs: root, proc: SysfsRoot(procRoot))
         var journal: JournalWriter?

@@ -130,7 +130,7 @@ extension JournalCommand {
                     lastSeq = max(lastSeq, r.seq)
                     emit(r, line: line.bytes)
                 case .tornTail(let line, let reason), .malformed(let line, let reason):
-                    FileHandle.standardError.write(Data("warning: \(line.location): \(reason)\n".utf8))
+                    FileHandle.standardError.write(Data("warning: \(escapedForTerminal("\(line.location): \(reason)"))\n".utf8))
                 }
                 return true
             }
@@ -187,15 +187,15 @@ extension JournalCommand {
                 let entries = JournaldAnchor.entries(fromJSONLines: output, journal: JournalDirectory(location.directory).resolvedPath)
                 try JournaldAnchor.check(directory: location.directory, against: entries, into: &report)
             }
-            for note in report.notes { print("note: \(note)") }
+            for note in report.notes { print("note: \(escapedForTerminal(note))") }
             let span = report.firstSeq.map { "seq \($0)...\(report.lastSeq ?? $0)" } ?? "no records"
             if report.isIntact {
                 print("ok: \(report.records) records in \(report.files.count) file\(report.files.count == 1 ? "" : "s") (\(span)); chain intact")
                 return
             }
             let first = report.problems[0]
-            print("FAILED: first bad record at \(first.file):\(first.line)" + (first.seq.map { " (seq \($0))" } ?? "") + ": \(first.message)")
-            for problem in report.problems { print("  \(problem)") }
+            print("FAILED: first bad record at \(first.file):\(first.line)" + (first.seq.map { " (seq \($0))" } ?? "") + ": \(escapedForTerminal(first.message))")
+            for problem in report.problems { print("  \(escapedForTerminal(problem.description))") }
             print("\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s") in \(report.records) records (\(span))")
             throw ExitCode(1)
         }
@@ -235,7 +235,7 @@ extension JournalCommand {
                 switch item {
                 case .record(let r, _), .edited(let r, _): if filter.admit(r) { stats.add(r) }
                 case .tornTail(let line, let reason), .malformed(let line, let reason):
-                    FileHandle.standardError.write(Data("warning: \(line.location): \(reason)\n".utf8))
+                    FileHandle.standardError.write(Data("warning: \(escapedForTerminal("\(line.location): \(reason)"))\n".utf8))
                 }
                 return true
             }

@@ -6,7 +6,7 @@ import Sysfs
 struct AssignArguments: ParsableArguments {
     @Argument(help: ArgumentHelp("PCI addresses (03:01.0 or 0000:03:01.0).", valueName: "address"))
     var addresses: [String]
-    @Option(help: "Who the group is for (a VM name, a pod).")
+    @Option(help: ArgumentHelp("Who the group is for (a VM name, a pod): 1 to \(OwnerName.maximumBytes) bytes of printable characters, no control characters, not blank."))
     var owner: String
     @Option(name: .customLong("quarantine"), help: ArgumentHelp(
         "What the members you did not name get: passthrough (vfio-pci, the default), none (driver_override=none, no driver) or pci-stub."))
@@ -15,7 +15,7 @@ struct AssignArguments: ParsableArguments {
 
     func validate() throws {
         _ = try parseAddresses(addresses)
-        guard !owner.isEmpty else { throw ValidationError("--owner must not be empty") }
+        do { _ = try OwnerName(owner) } catch { throw ValidationError("--owner: \(error)") }
     }
 
     var devices: [PCIAddress] { get throws { try parseAddresses(addresses) } }
@@ -31,6 +31,9 @@ struct ReleaseArguments: ParsableArguments {
     func validate() throws {
         _ = try parseAddresses(addresses)
         if owner == nil && addresses.isEmpty { throw ValidationError("give ADDRESS... or --owner NAME") }
+        if let owner {
+            do { _ = try OwnerName(owner) } catch { throw ValidationError("--owner: \(error)") }
+        }
     }
 
     var devices: [PCIAddress] { get throws { try parseAddresses(addresses) } }

@@ -23,6 +23,7 @@ struct VFIOWarden: AsyncParsableCommand {
             WatchCommand.self,
             JournalCommand.self,
             CheckCommand.self,
+            PolicyCommand.self,
             SimulateCommand.self,
             PlanCommand.self,
             AssignCommand.self,

@@ -136,6 +136,16 @@ func fixture(_ name: String) throws -> String {
         #expect(result.stderr.contains("not found"))
     }
 
+    /// The owner is libvirt:DOMAIN: a name with a control character never reaches vfio-warden or the log raw.
+    @Test(arguments: ["prepare", "release"], ["", "web\n  0000:00:1f.2: set driver_override \u{1B}[31m"])
+    func aDomainNameWithAControlCharacterIsRefusedEscaped(operation: String, domain: String) throws {
+        let (result, calls) = try hookRun([domain, operation, "begin", "-"], xml: try fixture("domain-passthrough.xml"))
+        #expect(result.status == (operation == "prepare" ? 1 : 0))
+        #expect(calls.isEmpty)
+        #expect(result.stderr.contains("refused: the domain name is empty or holds a control character"), "\(result.stderr)")
+        #expect(!result.stderr.dropLast().contains { $0 == "\u{1B}" || $0 == "\n" }, "\(result.stderr.debugDescription)")
+    }
+
     @Test func anInvalidAddressRefusesWithoutCallingVfioWarden() throws {
         let xml = "<domain><devices><hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x01' slot='0x40' function='0x0'/></source></hostdev></devices></domain>"
         let (result, calls) = try hookRun(["x", "prepare", "begin", "-"], xml: xml)
@@ -215,6 +225,31 @@ func fixture(_ name: String) throws -> String {
             let uninstall = try run("/bin/sh", [script, "--destdir", destdir, "--udevdir", "/usr/lib/udev", "--uninstall"])
             #expect(uninstall.status == 0, "\(uninstall.stderr)")
             #expect(files(under: destdir) == ["/etc/vfio-warden/policy.toml"])
+        }
+    }
+
+    /// StrictModes: whatever the caller's umask, nothing installed (the hook, the policy, the binary) and none
+    /// of the directories install.sh makes is writable by anyone but its owner, so the agent and the hook's
+    /// vfio-warden do not refuse them.
+    @Test func nothingInstalledIsWritableByGroupOrOthersWhateverTheUmask() throws {
+        try withTemporaryDirectory { tmp in
+            let destdir = tmp + "/root"
+            let binary = try fakeBinary(in: tmp)
+            let install = try run("/bin/sh", ["-c", "umask 000; exec /bin/sh \"$0\" \"$@\"", script, "--destdir", destdir,
+                                              "--udevdir", "/usr/lib/udev", "--binary", binary, "--with-libvirt-hook"])
+            #expect(install.status == 0, "\(install.stderr)")
+            let hook = try FileManager.default.attributesOfItem(atPath: destdir + "/etc/libvirt/hooks/qemu")
+            #expect((hook[.posixPermissions] as? Int) == 0o755)
+            #expect((hook[.ownerAccountID] as? Int) == Int(getuid()))
+            var checked = 0
+            let enumerator = FileManager.default.enumerator(atPath: destdir)
+            while let path = enumerator?.nextObject() as? String {
+                let attributes = try FileManager.default.attributesOfItem(atPath: destdir + "/" + path)
+                let mode = (attributes[.posixPermissions] as? Int) ?? 0o777
+                #expect(mode & 0o022 == 0, "/\(path) is mode \(String(mode, radix: 8))")
+                checked += 1
+            }
+            #expect(checked > 20)
         }
     }
 

@@ -51,7 +51,16 @@ import SimulatedKernel
         BadCase(line: #"{"op":"assign","devices":"0000:03:01.0","owner":"vm1"}"#, code: .badField, mentions: "must be an array"),
         BadCase(line: #"{"op":"assign","devices":["0000:03:01.0"]}"#, code: .badField, mentions: "needs \"owner\""),
         BadCase(line: #"{"op":"assign","owner":"vm1"}"#, code: .badField, mentions: "needs \"devices\""),
-        BadCase(line: #"{"op":"assign","devices":["0000:03:01.0"],"owner":""}"#, code: .badField, mentions: "\"owner\" must be"),
+        BadCase(line: #"{"op":"assign","devices":["0000:03:01.0"],"owner":""}"#, code: .badField, mentions: "\"owner\": invalid owner \"\": it is empty"),
+        BadCase(line: #"{"op":"assign","devices":["0000:03:01.0"],"owner":"   "}"#, code: .badField, mentions: "it is blank"),
+        BadCase(line: #"{"op":"assign","devices":["0000:03:01.0"],"owner":"vm1\n  0000:00:1f.2: set driver_override \u001b[31m"}"#,
+                code: .badField, mentions: #"invalid owner "vm1\n  0000:00:1f.2: set driver_override \e[31m": it holds U+000A"#),
+        BadCase(line: #"{"op":"release","owner":"vm\u202e1"}"#, code: .badField, mentions: "U+202E (a format character)"),
+        BadCase(line: "{\"op\":\"release\",\"owner\":\"\(String(repeating: "x", count: 129))\"}", code: .badField, mentions: "129 bytes long"),
+        // Foundation keeps the last of two equal keys; a request names each key once, escaped or not.
+        BadCase(line: #"{"op":"status","op":"assign","devices":["0000:03:01.0"],"owner":"vm1"}"#, code: .badJSON, mentions: "key \"op\" appears more than once"),
+        BadCase(line: #"{"op":"release","owner":"vm1","\u006fwner":"vm2"}"#, code: .badJSON, mentions: "key \"owner\" appears more than once"),
+        BadCase(line: #"{"op":"list","id":"a","format":"json","id":"b"}"#, code: .badJSON, mentions: "key \"id\" appears more than once"),
         BadCase(line: #"{"op":"assign","devices":["0000:03:01.0"],"owner":7}"#, code: .badField, mentions: "\"owner\" must be a string"),
         BadCase(line: #"{"op":"assign","devices":["0000:03:01.0"],"owner":"vm1","quarantine":"jail"}"#, code: .badField, mentions: "unknown quarantine"),
         BadCase(line: #"{"op":"release"}"#, code: .badField, mentions: "needs \"devices\" or \"owner\""),
@@ -66,6 +75,33 @@ import SimulatedKernel
         } throws: { error in
             guard let error = error as? ControlProtocolError else { return false }
             return error.code == bad.code && error.message.contains(bad.mentions)
+        }
+    }
+
+    /// Equal keys in different objects, and strings that look like keys, are not duplicates.
+    @Test func duplicateKeyDetectionLooksOnlyWithinOneObject() {
+        #expect(JSONDuplicateKeys.first(in: Array(#"{"a":{"a":1},"b":[{"a":1},{"a":2}],"c":"a","d":["a","a"]}"#.utf8)) == nil)
+        #expect(JSONDuplicateKeys.first(in: Array(#"{"a":{"x":1,"y":{},"x":2}}"#.utf8)) == "x")
+        #expect(JSONDuplicateKeys.first(in: Array(#"{"k\"":1,"k\u0022":2}"#.utf8)) == "k\"")
+        #expect(JSONDuplicateKeys.first(in: Array(#"{"é":1,"\u00e9":2}"#.utf8)) == "é")
+    }
+
+    /// The control fuzz target's seeds (Fuzz/Corpus/control) keep the target's parse invariants: a request that
+    /// parses survives its own encoding, and a refusal says what is wrong.
+    @Test func theFuzzSeedsKeepTheTargetsInvariants() throws {
+        let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/Corpus/control")
+        let seeds = try FileManager.default.contentsOfDirectory(atPath: corpus.path)
+        #expect(seeds.count >= 20)
+        for seed in seeds {
+            let line = Array(try Data(contentsOf: corpus.appendingPathComponent(seed)))
+            do {
+                let request = try ControlRequest.parse(line)
+                let encoded = request.encodedLine()
+                #expect(try ControlRequest.parse(encoded.dropLast()) == request, "\(seed)")
+            } catch let error as ControlProtocolError {
+                #expect(!error.message.isEmpty, "\(seed)")
+            }
         }
     }
 

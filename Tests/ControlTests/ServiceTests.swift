@@ -134,6 +134,29 @@ final class NotifyListener: @unchecked Sendable {
         #expect(records.firstIndex { $0.kind == .policyLoaded }! < records.firstIndex { $0.kind == .policyRejected }!)
     }
 
+    /// StrictModes on SIGHUP: a valid policy that anyone but root could change is rejected, naming file and mode;
+    /// the old one stays in force. (Tests run as root, as the agent does.)
+    @Test func aReloadRefusesAPolicyAnyoneCanWrite() async throws {
+        let host = try TestHost.make()
+        defer { host.remove() }
+        let journal = try JournalWriter(directory: host.journalDirectory)
+        defer { journal.close() }
+        let engine = try host.makeEngine(journal: journal, verdicts: { _ in VerdictTable([:]) })
+        _ = await engine.start(version: "test")
+        let file = host.directory + "/policy.toml"
+        try "[manage]\ndevices = [\"0000:03:01.0\", \"0000:03:02.0\"]\n".write(toFile: file, atomically: true, encoding: .utf8)
+        chmod(file, 0o666)
+        let rejected = await PolicyReload.reload(engine: engine, journal: journal, path: file, sysfs: host.root, proc: SysfsRoot(host.directory + "/proc"))
+        #expect(rejected.binding == nil)
+        #expect(rejected.message.contains("\(file) (mode 0666, owner uid 0) is writable by others"), "\(rejected.message)")
+        #expect(await engine.context().verdicts[TestHost.e1000].managedBy == nil)
+        chmod(file, 0o644)
+        let loaded = await PolicyReload.reload(engine: engine, journal: journal, path: file, sysfs: host.root, proc: SysfsRoot(host.directory + "/proc"))
+        #expect(loaded.binding != nil, "\(loaded.message)")
+        let records = try JournalReader(directory: host.journalDirectory).records()
+        #expect(records.contains { $0.kind == .policyRejected })
+    }
+
     @Test func reloadAppliesNewAssignRules() async throws {
         let host = try TestHost.make()
         defer { host.remove() }

@@ -24,6 +24,17 @@ import Topology
         ])
     }
 
+    /// A uevent's DRIVER and a driver_override change come from outside: `watch` prints them escaped.
+    @Test func controlCharactersFromAUeventPrintEscaped() {
+        let event = DeviceEvent(action: .bind, address: Self.e1000, driver: "\u{1B}[31m\nvfio")
+        let change = GraphChange(devices: [DeviceChange(address: Self.e1000, kind: .changed, fields: [
+            FieldChange(field: "driver_override", old: nil, new: "\u{1B}[31m\nvfio")])])
+        #expect(EventReport.humanLines(event: event, change: change) == [
+            "bind 0000:03:01.0 driver=\\e[31m\\nvfio seqnum=-",
+            "  ~ 0000:03:01.0 driver_override - → \\e[31m\\nvfio",
+        ])
+    }
+
     @Test func aBindWithoutSeqnumAndNoChange() {
         let event = DeviceEvent(action: .bind, address: Self.e1000, driver: "vfio-pci")
         #expect(EventReport.humanLines(event: event, change: GraphChange()) == [
