@@ -9,7 +9,8 @@
 #                      running system is changed, and the udev rules are generated without a sysfs scan.
 # --with-libvirt-hook  also install contrib/libvirt/qemu as /etc/libvirt/hooks/qemu
 # --force              replace an existing libvirt hook that is not vfio-warden's
-# --binary FILE        install this binary instead of building one with `swift build -c release`
+# --binary FILE        install this binary instead of building one with
+#                      `swift build -c release --static-swift-stdlib` (the Swift runtime linked in: no toolchain needed)
 # --udevdir DIR        udev's directory (default: pkg-config --variable=udevdir udev, or /usr/lib/udev)
 # --uninstall          remove what an install put there (the policy, journal and assignments are kept)
 #
@@ -45,7 +46,7 @@ binary=
 udevdir=
 mode=install
 
-usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -124,7 +125,8 @@ if [ "$hook" = yes ] && [ -e "$(D "$hookfile")" ] && [ "$force" != yes ] && ! gr
 fi
 
 if [ -z "$binary" ]; then
-    (cd "$here" && swift build -c release --product vfio-warden) || die "swift build failed"
+    # The Swift runtime linked in: the host needs no Swift toolchain (ldd shows nothing under /opt/swift).
+    (cd "$here" && swift build -c release --static-swift-stdlib --product vfio-warden) || die "swift build failed"
     binary=$here/.build/release/vfio-warden
 fi
 [ -x "$binary" ] || die "$binary is not an executable"
