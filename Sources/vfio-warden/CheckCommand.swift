@@ -112,7 +112,7 @@ struct CheckCommand: ParsableCommand {
 
     static func report(sysfs: SysfsRoot, proc: SysfsRoot, policy: Policy, address: PCIAddress?) throws -> Report {
         let graph = try scanGraph(sysfs)
-        let hostUse = HostUseAnalysis.analyse(graph: graph, sysfs: sysfs, proc: proc)
+        let hostUse = HostUseAnalysis.analyse(graph: graph, sysfs: sysfs, proc: proc, options: policy.hostUse)
         var serials: [PCIAddress: String] = [:]
         for device in graph.devices.keys {
             if let serial = PCISerialNumber.read(device, root: sysfs) { serials[device] = serial }
