@@ -90,10 +90,14 @@ public struct HostUseVerdict: Sendable, Hashable, Codable {
 /// network interfaces in use, the boot VGA and console, and the bridges above them.
 ///
 /// Reads, under the sysfs root: `block/*` (links into the device tree), `block/X/dev`, `block/X/P/partition`,
-/// `block/X/holders/*` recursively, `block/dm-N/dm/name`, `block/mdN/md/level`, `class/net/*` with `operstate`,
-/// `flags` and `master`, `bus/pci/devices/*/boot_vga`, `class/graphics/fb*/device`, `class/drm/card*/device`,
-/// `class/vtconsole/*/{name,bind}`. Under the proc root: `self/mountinfo`, `swaps`, `net/if_inet6`, `net/fib_trie`,
-/// `net/route`, `net/ipv6_route`. Never writes.
+/// `block/X/holders/*` recursively, `block/dm-N/dm/name`, `block/mdN/md/level`, for NVMe namespaces under a subsystem
+/// node `block/X/multipath/*`, `class/nvme/*`, `class/nvme-subsystem/*/nvmeN`, `fs/btrfs/*/devices/*`, `class/net/*`
+/// with `operstate`, `flags` and `master`, `bus/pci/devices/*/boot_vga`, `class/graphics/fb*/device`,
+/// `class/drm/card*/device`, `class/vtconsole/*/{name,bind}`, `class/tty/*/device`, `class/input/*/capabilities/key`.
+/// Under the proc root: `self/mountinfo`, `PID/ns/mnt` and `PID/mountinfo` (other mount namespaces), `swaps`,
+/// `net/if_inet6`, `net/fib_trie`, `net/route`, `net/ipv6_route`, `cmdline`, `consoles`. Under the run root:
+/// `udev/data/b*`. On the running host only, an `O_EXCL` open of disks nothing else explains (``ExclusiveOpenProbe``).
+/// Never writes. Every layout and its test: `docs/host-use.md`.
 ///
 /// Errs on the side of the host: a disk whose use cannot be told because a /proc file is unreadable counts as in use.
 public struct HostUseAnalysis: Sendable {

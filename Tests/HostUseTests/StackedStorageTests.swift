@@ -153,3 +153,41 @@ struct StackedStorageTests {
         #expect(ExclusiveOpenProbe(dev: dev).exclusiveOpen(name: "sda", majorMinor: "sda") == .unknown("sda: dev \"sda\" is not MAJOR:MINOR"))
     }
 }
+
+@Suite("Stacked layouts resolved through holders: dm-multipath, loop over a file")
+struct HolderLayoutTests {
+    @Test("dm-multipath over two paths on two controllers: both controllers back the mount")
+    func dmMultipath() throws {
+        try HostFixture.withQ35 { host in
+            let nvme = PCIAddress.literal("0000:02:00.0")
+            try host.tree.addDisk("sdb", on: nvme, dev: "8:16", under: "host1/target1:0:0/1:0:0:0")
+            try host.addHolder("dm-4", dev: "253:4", holding: "sda", dmName: "mpatha", dmUUID: "mpath-3600a0b80")
+            let second = try host.realDirectory("block/sdb")
+            try host.tree.symlink("\(second)/holders/dm-4", to: "devices/virtual/block/dm-4")
+            try host.writeProc("self/mountinfo", "60 1 253:4 / /srv rw - xfs /dev/mapper/mpatha rw\n")
+            let analysis = try host.analysis()
+            for device in [PCIAddress.ahci, nvme] {
+                #expect(analysis.verdict(for: device).reasons.map(\.kind) == [.blockHolder, .mountedFilesystem])
+                #expect(analysis.verdict(for: device).reasons.last?.message.hasPrefix("backs /srv (mounted xfs filesystem on dm-4 (mpatha), 253:4") == true)
+            }
+        }
+    }
+
+    @Test("A loop device over a file: the file's own filesystem names the disk; loop0 itself is no PCI device")
+    func loopOverFile() throws {
+        try HostFixture.withQ35 { host in
+            try host.addPartition("sda1", of: "sda", dev: "8:1")
+            try host.tree.makeDirectory("devices/virtual/block/loop0/loop")
+            try host.tree.writeFile("devices/virtual/block/loop0/dev", "7:0\n")
+            try host.tree.writeFile("devices/virtual/block/loop0/loop/backing_file", "/srv/images/disk.img\n")
+            try host.tree.symlink("block/loop0", to: "devices/virtual/block/loop0")
+            try host.writeProc("self/mountinfo", """
+                25 1 8:1 / /srv rw - ext4 /dev/sda1 rw
+                61 1 7:0 / /mnt/image rw - ext4 /dev/loop0 rw
+                """)
+            let analysis = try host.analysis()
+            #expect(analysis.verdict(for: .ahci).reasons.map(\.message) == ["backs /srv (mounted ext4 filesystem on sda1, 8:1)"])
+            #expect(analysis.problems.isEmpty)
+        }
+    }
+}
