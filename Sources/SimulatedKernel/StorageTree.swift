@@ -70,7 +70,10 @@ extension SysfsTree {
                 try makeDirectory("\(directory)/multipath")
                 try symlink("\(directory)/multipath/\(path)", to: "\(controllerDirectory)/\(path)")
             case .hiddenPathDevices:
-                try makeDirectory("\(controllerDirectory)/\(path)")
+                // 6.1 (the rig): the hidden path disk has no `dev`, but is listed in `block/` and `class/block/`.
+                try makeDirectory("\(controllerDirectory)/\(path)/holders")
+                try symlink("block/\(path)", to: "\(controllerDirectory)/\(path)")
+                try symlink("class/block/\(path)", to: "\(controllerDirectory)/\(path)")
             case .subsystemLinks:
                 break
             }
