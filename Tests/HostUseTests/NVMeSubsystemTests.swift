@@ -7,6 +7,13 @@ import Topology
 struct NVMeSubsystemTests {
     static let nvme = PCIAddress.literal("0000:02:00.0")
 
+    /// Controllers nvme0 on 02:00.0 and nvme1 on a second function `second` (behind the same root port), one subsystem.
+    static func addTwoControllers(_ host: HostFixture, second: PCIAddress) throws {
+        try host.tree.createDevice(.init(second, vendor: 0x1b36, device: 0x0010, classCode: 0x010802, group: 9, parent: .literal("0000:00:1c.1")))
+        try host.tree.addNVMeController("nvme0", subsystem: "nvme-subsys0", on: nvme)
+        try host.tree.addNVMeController("nvme1", subsystem: "nvme-subsys0", on: second)
+    }
+
     @Test("block/nvme0n1 resolves under devices/virtual/nvme-subsystem, with no PCI address: its controller is found",
           arguments: SysfsTree.NVMePathEvidence.allCases)
     func mountedNamespace(evidence: SysfsTree.NVMePathEvidence) throws {
@@ -27,9 +34,7 @@ struct NVMeSubsystemTests {
     func twoControllers() throws {
         try HostFixture.withQ35 { host in
             let second = PCIAddress.literal("0000:02:00.1")
-            try host.tree.createDevice(.init(second, vendor: 0x1b36, device: 0x0010, classCode: 0x010802, group: 9, parent: .literal("0000:00:1c.1")))
-            try host.tree.addNVMeController("nvme0", subsystem: "nvme-subsys0", on: Self.nvme)
-            try host.tree.addNVMeController("nvme1", subsystem: "nvme-subsys0", on: second)
+            try Self.addTwoControllers(host, second: second)
             try host.tree.addNVMeSubsystemNamespace("nvme0n1", subsystem: "nvme-subsys0", dev: "259:0", paths: ["nvme0", "nvme1"],
                                                     evidence: .hiddenPathDevices)
             try host.writeProc("swaps", "Filename Type Size Used Priority\n/dev/nvme0n1 partition 100 0 -2\n")
@@ -44,9 +49,7 @@ struct NVMeSubsystemTests {
     func onlyPathControllers() throws {
         try HostFixture.withQ35 { host in
             let vf = PCIAddress.literal("0000:02:00.1")
-            try host.tree.createDevice(.init(vf, vendor: 0x1b36, device: 0x0010, classCode: 0x010802, group: 9, parent: .literal("0000:00:1c.1")))
-            try host.tree.addNVMeController("nvme0", subsystem: "nvme-subsys0", on: Self.nvme)
-            try host.tree.addNVMeController("nvme1", subsystem: "nvme-subsys0", on: vf)
+            try Self.addTwoControllers(host, second: vf)
             try host.tree.addNVMeSubsystemNamespace("nvme0n1", subsystem: "nvme-subsys0", dev: "259:0", paths: ["nvme0"], evidence: .hiddenPathDevices)
             try host.writeProc("self/mountinfo", "30 1 259:0 / /var rw - ext4 /dev/nvme0n1 rw\n")
             let analysis = try host.analysis()
