@@ -20,7 +20,7 @@ public struct PolicyBinding: Sendable {
     /// The policy's and the host's word on every device of `graph`. Reads sysfs and proc (host-use analysis, and
     /// PCI serial numbers when a rule checks one), so callers cache it between changes of the device set.
     public func verdicts(for graph: TopologyGraph) -> VerdictTable {
-        let hostUse = HostUseAnalysis.analyse(graph: graph, sysfs: sysfs, proc: proc)
+        let hostUse = HostUseAnalysis.analyse(graph: graph, sysfs: sysfs, proc: proc, options: policy.hostUse)
         let checksSerials = (policy.manage + policy.protect).contains { "\($0)".contains("serial") }
             || policy.assignments.contains { "\($0)".contains("serial") }
         var verdicts: [PCIAddress: DeviceVerdict] = [:]

@@ -18,6 +18,9 @@ public struct Policy: Sendable, Hashable {
     public var assignments: [StaticAssignment]
     /// `[[sriov]]`: VF count and VF driver per physical function.
     public var sriov: [SRIOVRule]
+    /// `[host_use]`: what counts as host use where the analysis can only infer it (a network device whose interface is
+    /// in another namespace, the controller of the only keyboard). Both count as in use unless set to `"free"`.
+    public var hostUse: HostUseOptions = HostUseOptions()
 
     public init(
         file: String, manage: [PolicyRule] = [], protect: [PolicyRule] = [],

@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import Sysfs
+import Topology
 import TOMLKit
 
 extension Policy {
@@ -124,7 +125,7 @@ struct PolicyParser {
 
     mutating func policy(from root: TOMLTable) -> Policy {
         var policy = Policy(file: file)
-        checkKeys(root, at: "", allowed: ["manage", "protect", "assign", "sriov"])
+        checkKeys(root, at: "", allowed: ["manage", "protect", "assign", "sriov", "host_use"])
         if let manage = root["manage"] {
             if let table = manage.table {
                 policy.manage = rules(in: table, at: "manage", allowed: ["devices", "ids", "classes", "vfs_of"])
@@ -137,6 +138,13 @@ struct PolicyParser {
                 policy.protect = rules(in: table, at: "protect", allowed: ["devices", "ids", "classes"])
             } else {
                 fail(.wrongType, "protect", "expected a table [protect], found \(typeName(protect))")
+            }
+        }
+        if let hostUse = root["host_use"] {
+            if let table = hostUse.table {
+                policy.hostUse = hostUseOptions(table)
+            } else {
+                fail(.wrongType, "host_use", "expected a table [host_use], found \(typeName(hostUse))")
             }
         }
         policy.assignments = arrayOfTables(root, "assign").compactMap { assignment($0.table, at: $0.path) }
@@ -322,6 +330,32 @@ struct PolicyParser {
         }
         guard ok, let parsedAddress else { return nil }
         return DeviceReference(address: parsedAddress, ids: ids, serial: serial)
+    }
+
+    /// `[host_use]`: `netdev_elsewhere` and `only_keyboard`, each `"in_use"` (the default) or `"free"`.
+    mutating func hostUseOptions(_ table: TOMLTable) -> HostUseOptions {
+        checkKeys(table, at: "host_use", allowed: ["netdev_elsewhere", "only_keyboard"])
+        var options = HostUseOptions()
+        if let value = table["netdev_elsewhere"], let inUse = inUseOrFree(value, at: "host_use.netdev_elsewhere") {
+            options.netdevElsewhereInUse = inUse
+        }
+        if let value = table["only_keyboard"], let inUse = inUseOrFree(value, at: "host_use.only_keyboard") {
+            options.onlyKeyboardInUse = inUse
+        }
+        return options
+    }
+
+    mutating func inUseOrFree(_ value: TOMLValueConvertible, at path: String) -> Bool? {
+        switch value.string {
+        case "in_use": return true
+        case "free": return false
+        case .some(let text):
+            fail(.invalidValue, path, "invalid value '\(text)': expected \"in_use\" (the default) or \"free\"")
+            return nil
+        case nil:
+            fail(.wrongType, path, "expected \"in_use\" or \"free\", found \(typeName(value))")
+            return nil
+        }
     }
 
     mutating func address(_ value: TOMLValueConvertible, at path: String) -> PCIAddress? {

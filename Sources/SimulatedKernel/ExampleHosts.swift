@@ -57,6 +57,10 @@ public enum ExampleHosts {
         if addresses.contains(.literal("0000:03:02.0")) {
             try tree.addNetworkInterface("enp3s2", on: .literal("0000:03:02.0"), operstate: "up")
         }
+        if addresses.contains(.literal("0000:03:01.0")) {
+            // Every NIC on a network driver has an interface: one without counts as moved to another namespace.
+            try tree.addNetworkInterface("enp3s1", on: .literal("0000:03:01.0"), operstate: "down")
+        }
         if addresses.contains(.literal("0000:01:00.0")) {
             try tree.addNetworkInterface("enp1s0", on: .literal("0000:01:00.0"), operstate: "down")
         }

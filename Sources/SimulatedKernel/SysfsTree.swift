@@ -184,12 +184,7 @@ public struct SysfsTree: Sendable {
 
     /// A disk behind the device: `DEVICE/host0/…/block/NAME/` and `block/NAME` → it, with an empty `holders/`.
     public func addBlockDevice(_ name: String, on address: PCIAddress) throws {
-        let directory = try deviceDirectory(address) + "/ata1/host0/target0:0:0/0:0:0:0/block/\(name)"
-        try makeDirectory("\(directory)/holders")
-        try writeFile("\(directory)/dev", "8:0\n")
-        try symlink("block/\(name)", to: directory)
-        try makeDirectory("class/block")
-        try symlink("class/block/\(name)", to: directory)
+        try addDisk(name, on: address, dev: "8:0", under: "ata1/host0/target0:0:0/0:0:0:0")
     }
 
     // MARK: Files

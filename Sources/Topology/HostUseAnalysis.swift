@@ -28,6 +28,19 @@ public struct HostUseReason: Sendable, Hashable, Codable, CustomStringConvertibl
         case upstream
         /// The device is the PF of a VF in host use (resetting or unbinding the PF removes its VFs).
         case physicalFunction = "physical_function"
+        /// A disk or partition under the device belongs to something the host assembles or has open: a ZFS pool,
+        /// an md array, an LVM volume group, a LUKS volume (udev's database) or a mounted multi-device btrfs
+        /// (`fs/btrfs/UUID/devices`).
+        case blockMember = "block_member"
+        /// A disk under the device refuses an exclusive open (`EBUSY`): the kernel holds it for a user not otherwise seen.
+        case heldExclusively = "held_exclusively"
+        /// The device is bound to a host network driver but none of its interfaces is visible here: moved into
+        /// another network namespace (a container or pod).
+        case networkElsewhere = "network_elsewhere"
+        /// The device carries every keyboard the host has (`class/input`).
+        case keyboard
+        /// The device carries the kernel's console (`console=` in `/proc/cmdline`, `/proc/consoles`; `class/tty`).
+        case console
     }
 
     public var kind: Kind
@@ -77,10 +90,14 @@ public struct HostUseVerdict: Sendable, Hashable, Codable {
 /// network interfaces in use, the boot VGA and console, and the bridges above them.
 ///
 /// Reads, under the sysfs root: `block/*` (links into the device tree), `block/X/dev`, `block/X/P/partition`,
-/// `block/X/holders/*` recursively, `block/dm-N/dm/name`, `block/mdN/md/level`, `class/net/*` with `operstate`,
-/// `flags` and `master`, `bus/pci/devices/*/boot_vga`, `class/graphics/fb*/device`, `class/drm/card*/device`,
-/// `class/vtconsole/*/{name,bind}`. Under the proc root: `self/mountinfo`, `swaps`, `net/if_inet6`, `net/fib_trie`,
-/// `net/route`, `net/ipv6_route`. Never writes.
+/// `block/X/holders/*` recursively, `block/dm-N/dm/name`, `block/mdN/md/level`, for NVMe namespaces under a subsystem
+/// node `block/X/multipath/*`, `class/nvme/*`, `class/nvme-subsystem/*/nvmeN`, `fs/btrfs/*/devices/*`, `class/net/*`
+/// with `operstate`, `flags` and `master`, `bus/pci/devices/*/boot_vga`, `class/graphics/fb*/device`,
+/// `class/drm/card*/device`, `class/vtconsole/*/{name,bind}`, `class/tty/*/device`, `class/input/*/capabilities/key`.
+/// Under the proc root: `self/mountinfo`, `PID/ns/mnt` and `PID/mountinfo` (other mount namespaces), `swaps`,
+/// `net/if_inet6`, `net/fib_trie`, `net/route`, `net/ipv6_route`, `cmdline`, `consoles`. Under the run root:
+/// `udev/data/b*`. On the running host only, an `O_EXCL` open of disks nothing else explains (``ExclusiveOpenProbe``).
+/// Never writes. Every layout and its test: `docs/host-use.md`.
 ///
 /// Errs on the side of the host: a disk whose use cannot be told because a /proc file is unreadable counts as in use.
 public struct HostUseAnalysis: Sendable {
@@ -99,13 +116,24 @@ public struct HostUseAnalysis: Sendable {
         graph.sortedDevices.map { verdict(for: $0.address) }
     }
 
-    /// Runs the analysis: `sysfs` plays `/sys`, `proc` plays `/proc` (both may be test trees).
-    public static func analyse(graph: TopologyGraph, sysfs: SysfsRoot, proc: SysfsRoot) -> HostUseAnalysis {
+    /// Runs the analysis: `sysfs` plays `/sys`, `proc` plays `/proc` (both may be test trees). `/run` and `/dev` are
+    /// read only when both are the running host's (``HostUseSources/inferred(sysfs:proc:)``).
+    public static func analyse(graph: TopologyGraph, sysfs: SysfsRoot, proc: SysfsRoot,
+                               options: HostUseOptions = HostUseOptions()) -> HostUseAnalysis {
+        analyse(graph: graph, sources: .inferred(sysfs: sysfs, proc: proc), options: options)
+    }
+
+    /// Runs the analysis on explicit sources (a test's `run` tree, a fake exclusive-open probe).
+    public static func analyse(graph: TopologyGraph, sources: HostUseSources,
+                               options: HostUseOptions = HostUseOptions()) -> HostUseAnalysis {
         var analysis = HostUseAnalysis(inUse: [:], problems: [])
-        var collector = Collector(sysfs: sysfs, proc: proc)
+        var collector = HostUseCollector(sources: sources, options: options)
         collector.blockDevices()
         collector.networkInterfaces()
+        collector.networkElsewhere(graph: graph)
         collector.display(graph: graph)
+        collector.consoles()
+        collector.keyboards()
         analysis.problems = collector.problems
         var direct = collector.reasons
         // A VF in use keeps its PF: unbinding or resetting the PF destroys the VF.
@@ -134,23 +162,38 @@ public struct HostUseAnalysis: Sendable {
     }
 }
 
-/// Gathers direct reasons per device.
-private struct Collector {
-    let sysfs: SysfsRoot
-    let proc: SysfsRoot
+/// Gathers direct reasons per device. The block, namespace, console and input parts live in files of their own
+/// (`HostUse*.swift`).
+struct HostUseCollector {
+    let sources: HostUseSources
+    let options: HostUseOptions
+    var sysfs: SysfsRoot { sources.sysfs }
+    var proc: SysfsRoot { sources.proc }
     var reasons: [PCIAddress: [HostUseReason]] = [:]
     var problems: [String] = []
     /// Parent bridges seen in resolved paths (for devices the graph may not hold).
     var parents: [PCIAddress: PCIAddress] = [:]
+    /// Devices with at least one network interface visible in `class/net`.
+    var devicesWithInterfaces: Set<PCIAddress> = []
+    /// While one disk is examined: the devices that carry it, each with a note on how (`nil` when the disk is
+    /// under the device in the tree; the NVMe subsystem path otherwise).
+    var diskCarriers: [(device: PCIAddress, via: String?)] = []
 
-    init(sysfs: SysfsRoot, proc: SysfsRoot) {
-        self.sysfs = sysfs
-        self.proc = proc
+    init(sources: HostUseSources, options: HostUseOptions) {
+        self.sources = sources
+        self.options = options
     }
 
     mutating func add(_ address: PCIAddress, _ kind: HostUseReason.Kind, _ message: String, _ sources: [String]) {
         let reason = HostUseReason(kind: kind, message: message, sources: sources)
         if reasons[address]?.contains(reason) != true { reasons[address, default: []].append(reason) }
+    }
+
+    /// A reason for the disk being examined, given to every device that carries it.
+    mutating func addForDisk(_ kind: HostUseReason.Kind, _ message: String, _ sources: [String]) {
+        for carrier in diskCarriers {
+            add(carrier.device, kind, message + (carrier.via.map { " [\($0)]" } ?? ""), sources)
+        }
     }
 
     /// Reads a /proc file, noting a problem when it is unreadable.
@@ -217,20 +260,25 @@ private struct Collector {
         guard let disks = try? sysfs.list("block") else { return }
         let mountsText = readProc("self/mountinfo")
         let swapsText = readProc("swaps")
-        let mounts = mountsText.map(ProcFiles.mounts) ?? []
+        let mounts = (mountsText.map(ProcFiles.mounts) ?? []) + mountsOfOtherNamespaces()
         let swaps = swapsText.map(ProcFiles.swaps) ?? []
+        let members = StackedMembers(btrfs: btrfsMembers(mounts: mounts))
+        let zfsMounts = mounts.filter { $0.fsType == "zfs" }
+        let udevReadable = sources.run.map { $0.exists("udev/data") } ?? false
         for disk in disks.sorted() {
-            guard let device = pciDevice(behindLink: "block/\(disk)") else { continue }
+            diskCarriers = carriers(ofDisk: disk)
+            guard !diskCarriers.isEmpty else { continue }
             let diskNode = node(disk, at: "block/\(disk)")
             if mountsText == nil || swapsText == nil {
                 let missing = [mountsText == nil ? "proc/self/mountinfo" : nil, swapsText == nil ? "proc/swaps" : nil]
                     .compactMap { $0 }
-                add(device, .blockUnknown,
+                addForDisk(.blockUnknown,
                     "carries disk \(disk), and \(missing.joined(separator: " and ")) cannot be read, so whether it backs a filesystem or swap is unknown",
                     ["block/\(disk)"] + missing)
             }
+            let before = diskCarriers.map { reasons[$0.device]?.count ?? 0 }
             for part in withPartitions(diskNode) {
-                report(part, via: [], on: device, mounts: mounts, swaps: swaps)
+                report(part, via: [], mounts: mounts, swaps: swaps, members: members)
                 // Holders, recursively: dm (LVM, crypt, multipath) and md (RAID) built on this disk or partition.
                 var queue: [(holder: String, chain: [String], heldPath: String)] =
                     holders(of: part.path).map { ($0, [part.label], part.path) }
@@ -240,15 +288,39 @@ private struct Collector {
                     guard !visited.contains(holder) else { continue }
                     visited.insert(holder)
                     let holderNode = node(holder, at: "block/\(holder)")
-                    add(device, .blockHolder,
+                    addForDisk(.blockHolder,
                         "\(chain.last ?? part.name) is held by \(holderNode.label), \(holderKind(holderNode))",
                         ["\(heldPath)/holders/\(holder)"])
                     for piece in withPartitions(holderNode) {
-                        report(piece, via: chain, on: device, mounts: mounts, swaps: swaps)
+                        report(piece, via: chain, mounts: mounts, swaps: swaps, members: members)
                         for next in holders(of: piece.path) { queue.append((next, chain + [piece.label], piece.path)) }
                     }
                 }
             }
+            let foundNothing = zip(diskCarriers, before).allSatisfy { (reasons[$0.device]?.count ?? 0) == $1 }
+            guard foundNothing else { continue }
+            if !zfsMounts.isEmpty && !udevReadable && sources.exclusiveOpen == nil {
+                let first = zfsMounts[0]
+                addForDisk(.blockUnknown,
+                    "carries disk \(disk), and a ZFS filesystem is mounted (\(first.source) at \(first.mountPoint)) while udev's database (run/udev/data) cannot be read, so whether \(disk) is one of its pool's devices is unknown",
+                    ["proc/self/mountinfo", "run/udev/data"])
+            }
+            probeExclusiveOpen(diskNode)
+        }
+        diskCarriers = []
+    }
+
+    /// Asks the exclusive-open probe about a disk nothing else explained: `EBUSY` means the kernel holds it.
+    mutating func probeExclusiveOpen(_ disk: BlockNode) {
+        guard let probe = sources.exclusiveOpen, let majorMinor = disk.majorMinor else { return }
+        switch probe.exclusiveOpen(name: disk.name, majorMinor: majorMinor) {
+        case .free: break
+        case .held:
+            addForDisk(.heldExclusively,
+                "carries disk \(disk.name) (\(majorMinor)), which refuses an exclusive open (EBUSY): the kernel holds it for a user not seen otherwise (a ZFS pool, btrfs, md, device-mapper, or a mount in a namespace not visible here)",
+                ["dev/block/\(majorMinor)"])
+        case .unknown(let why):
+            problems.append("exclusive open of \(disk.name): \(why)")
         }
     }
 
@@ -269,19 +341,39 @@ private struct Collector {
         return "a stacked block device"
     }
 
-    /// Mounts and swap on `node`; `via` names the disks/partitions below it when it is a holder.
-    mutating func report(_ node: BlockNode, via chain: [String], on device: PCIAddress,
-                         mounts: [ProcFiles.Mount], swaps: [ProcFiles.Swap]) {
+    /// Mounts, swap and memberships on `node`; `via` names the disks/partitions below it when it is a holder.
+    mutating func report(_ node: BlockNode, via chain: [String], mounts: [ProcFiles.Mount], swaps: [ProcFiles.Swap],
+                         members: StackedMembers) {
         let names = Set(["/dev/\(node.name)"] + (node.dmName.map { ["/dev/mapper/\($0)"] } ?? []))
         let through = chain.isEmpty ? "" : ", on \(chain.joined(separator: " on "))"
         for mount in mounts where (node.majorMinor != nil && mount.majorMinor == node.majorMinor) || names.contains(mount.source) {
             let number = node.majorMinor.map { ", \($0)" } ?? ""
-            add(device, .mountedFilesystem,
-                "backs \(mount.mountPoint) (mounted \(mount.fsType) filesystem on \(node.label)\(number)\(through))",
-                ["proc/self/mountinfo", "\(node.path)/dev"])
+            addForDisk(.mountedFilesystem,
+                "backs \(mount.place) (mounted \(mount.fsType) filesystem on \(node.label)\(number)\(through))",
+                [mount.file, "\(node.path)/dev"])
         }
         for swap in swaps where names.contains(swap.filename) {
-            add(device, .swap, "backs swap \(swap.filename) (on \(node.label)\(through))", ["proc/swaps"])
+            addForDisk(.swap, "backs swap \(swap.filename) (on \(node.label)\(through))", ["proc/swaps"])
+        }
+        for member in members.btrfs[node.name] ?? [] {
+            addForDisk(.blockMember, "\(node.label)\(through) is a device of \(member.message)", member.sources)
+        }
+        if let majorMinor = node.majorMinor, let run = sources.run,
+           let entry = UdevDatabaseEntry.read(majorMinor: majorMinor, under: run), let membership = entry.membership {
+            var message = "\(node.label)\(through) is \(membership) (udev: ID_FS_TYPE=\(entry.filesystemType ?? ""))"
+            if entry.filesystemType == "zfs_member" {
+                let pool = entry.filesystemLabel
+                let datasets = mounts.filter { $0.fsType == "zfs" && (pool == nil || $0.source.split(separator: "/").first.map(String.init) == pool) }
+                if datasets.isEmpty {
+                    message += ", which the host may import"
+                } else {
+                    let shown = datasets.prefix(3).map { "\($0.place) (\($0.source))" }.joined(separator: ", ")
+                    message += ", which backs \(shown)\(datasets.count > 3 ? " and \(datasets.count - 3) more" : "")"
+                }
+            } else {
+                message += ", which the host assembles or opens"
+            }
+            addForDisk(.blockMember, message, ["run/udev/data/b\(majorMinor)"] + (entry.filesystemType == "zfs_member" ? ["proc/self/mountinfo"] : []))
         }
     }
 
@@ -308,6 +400,7 @@ private struct Collector {
 
         for name in names.sorted() {
             guard let device = pciDevice(behindLink: "class/net/\(name)") else { continue }
+            devicesWithInterfaces.insert(device)
             var facts: [String] = []
             var sources: [String] = []
             let operstate = try? sysfs.read("class/net/\(name)/operstate")

@@ -7,14 +7,26 @@ public enum ProcFiles {
         /// Field 5, octal escapes (`\040`) decoded.
         public var mountPoint: String
         public var fsType: String
-        /// The mount source after ` - ` and the type (`/dev/sda1`, `/dev/mapper/vg-root`).
+        /// The mount source after ` - ` and the type (`/dev/sda1`, `/dev/mapper/vg-root`, `rpool/ROOT/pve-1`).
         public var source: String
+        /// For a mount of another mount namespace: `mnt:[4026532200] (pid 812)`; `nil` for the reader's own.
+        public var namespace: String?
+        /// The file it was read from, relative to the proc root (`self/mountinfo`, `812/mountinfo`), as `proc/...`.
+        public var file: String
 
-        public init(majorMinor: String, mountPoint: String, fsType: String, source: String) {
+        public init(majorMinor: String, mountPoint: String, fsType: String, source: String,
+                    namespace: String? = nil, file: String = "proc/self/mountinfo") {
             self.majorMinor = majorMinor
             self.mountPoint = mountPoint
             self.fsType = fsType
             self.source = source
+            self.namespace = namespace
+            self.file = file
+        }
+
+        /// `/srv` or `/srv in mount namespace mnt:[4026532200] (pid 812)`.
+        public var place: String {
+            namespace.map { "\(mountPoint) in mount namespace \($0)" } ?? mountPoint
         }
     }
 

@@ -15,8 +15,10 @@ struct CheckCommand: ParsableCommand {
         abstract: "Show which IOMMU groups could be assigned to a guest, and what blocks the others.",
         discussion: """
             For every member of every group (or of ADDRESS's group): whether the host uses it (mounted \
-            filesystems, swap, RAID/LVM, network interfaces that are up or carry addresses or routes, the boot VGA \
-            and console, bridges above any of these), and what the policy says (managed, protected, outside the \
+            filesystems, swap, RAID/LVM, ZFS and btrfs members, NVMe namespaces behind a subsystem, disks held \
+            open exclusively, mounts of other mount namespaces, network interfaces that are up or carry addresses \
+            or routes or were moved into another network namespace, the boot VGA, the console and the only \
+            keyboard, bridges above any of these; docs/host-use.md), and what the policy says (managed, protected, outside the \
             allowlist, naming the rule). A group is blocked when any member is in host use, protected, or outside \
             the allowlist.
 
@@ -32,8 +34,10 @@ struct CheckCommand: ParsableCommand {
             with --policy is an error.
 
             When --sysfs-root is a snapshot of another host, point --proc-root at a copy of that host's /proc \
-            files (self/mountinfo, swaps, net/route, net/ipv6_route, net/if_inet6, net/fib_trie): host use joins \
-            the two. An unreadable mountinfo or swaps makes every disk controller count as in use.
+            files (self/mountinfo, swaps, net/route, net/ipv6_route, net/if_inet6, net/fib_trie, cmdline): host use \
+            joins the two. An unreadable mountinfo or swaps makes every disk controller count as in use. udev's \
+            database (/run/udev/data) and exclusive opens of /dev are used only when --sysfs-root is /sys and \
+            --proc-root is /proc.
             """
     )
 
@@ -120,7 +124,7 @@ struct CheckCommand: ParsableCommand {
 
     static func report(sysfs: SysfsRoot, proc: SysfsRoot, policy: Policy, address: PCIAddress?) throws -> Report {
         let graph = try scanGraph(sysfs)
-        let hostUse = HostUseAnalysis.analyse(graph: graph, sysfs: sysfs, proc: proc)
+        let hostUse = HostUseAnalysis.analyse(graph: graph, sysfs: sysfs, proc: proc, options: policy.hostUse)
         var serials: [PCIAddress: String] = [:]
         for device in graph.devices.keys {
             if let serial = PCISerialNumber.read(device, root: sysfs) { serials[device] = serial }

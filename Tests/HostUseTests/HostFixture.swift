@@ -14,6 +14,8 @@ struct HostFixture {
     let tree: SysfsTree
     var sysfs: SysfsRoot { tree.root }
     let proc: SysfsRoot
+    /// Plays `/run` (udev's database under `udev/data`).
+    var run: SysfsRoot { SysfsRoot(base + "/run") }
 
     static func withQ35<T>(_ body: (HostFixture) throws -> T) throws -> T {
         let base = FileManager.default.temporaryDirectory.path + "/vfio-warden-hostuse-\(UInt64.random(in: 0...UInt64.max))"
@@ -70,6 +72,26 @@ struct HostFixture {
     func analyse() throws -> (HostUseAnalysis, TopologyGraph) {
         let graph = try TopologyGraph.scan(root: sysfs)
         return (HostUseAnalysis.analyse(graph: graph, sysfs: sysfs, proc: proc), graph)
+    }
+
+    /// The analysis with this fixture's `run/` (udev's database) and, when given, a fake exclusive-open probe:
+    /// never the machine's /dev.
+    func analysis(probe: (any BlockDeviceProbe)? = nil, options: HostUseOptions = HostUseOptions()) throws -> HostUseAnalysis {
+        let graph = try TopologyGraph.scan(root: sysfs)
+        return HostUseAnalysis.analyse(graph: graph, sources: HostUseSources(sysfs: sysfs, proc: proc, run: run, exclusiveOpen: probe),
+                                       options: options)
+    }
+
+    func writeUdev(_ majorMinor: String, _ properties: [(String, String)]) throws {
+        try SysfsTree.writeUdevEntry(properties, majorMinor: majorMinor, under: run)
+    }
+
+    /// A symbolic link under the fake proc (`self/ns/mnt` → `mnt:[4026531840]`): its target need not exist.
+    func linkProc(_ relative: String, to target: String) throws {
+        let path = proc.absolute(relative)
+        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: target)
     }
 }
 
