@@ -311,7 +311,12 @@ public actor Engine {
             report.actions.append((plan, ExecutionResult(outcome: .refused)))
             return nil
         }
-        return await execute(plan, cause: cause, reason: "enforce: \(plan.targets.map(\.description).joined(separator: ", ")) claimed by a host driver", into: &report)
+        // The journal says what happened, as the console does (ReportText): a host driver's claim put right, or a
+        // new device (a VF, a hot-plugged function) that no driver holds isolated before any host driver claims it.
+        let targets = plan.targets.map(\.description).joined(separator: ", ")
+        let unbinds = plan.steps.contains { if case .unbind = $0.action { return true } else { return false } }
+        let reason = unbinds ? "enforce: \(targets) claimed by a host driver" : "isolate \(targets) before any host driver claims it"
+        return await execute(plan, cause: cause, reason: reason, into: &report)
     }
 
     @discardableResult
