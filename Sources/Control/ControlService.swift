@@ -16,8 +16,9 @@ public struct ControlService: Sendable {
     public var admit: @Sendable (PeerCredentials) -> ControlAccess.Decision
     /// Which refused connections are journaled (one per uid and minute, the others counted).
     public let refusals: SharedRefusalLimiter
-    /// Which refused assign, release and plan requests are journaled (one per uid and minute, the others counted).
-    public let refusedRequests = RefusedRequests()
+    /// Which refused assign, release and plan requests are journaled (one per uid and minute, the others counted);
+    /// tests give one with their own clock.
+    public var refusedRequests = RefusedRequests()
     /// The agent's identity for `status`, asked at each request (a reload may change the policy).
     public var agent: @Sendable () -> AgentStatus.Agent
     /// State changes pass one at a time (see ``SerialGate``); share it with whatever else changes state.

@@ -50,15 +50,18 @@ import Testing
         defer { host.remove() }
         let journal = try JournalWriter(directory: host.journalDirectory)
         defer { journal.close() }
-        let service = ControlService(engine: try host.makeEngine(journal: journal), journal: journal,
+        var service = ControlService(engine: try host.makeEngine(journal: journal), journal: journal,
                                      agent: { TestHost.agentInfo }, authorize: { _, _ in .allowed })
+        // A clock that stands still: every request falls within the first one's window, however slow the machine.
+        let now = ContinuousClock.now
+        service.refusedRequests = RefusedRequests(SharedRefusalLimiter(now: { now }))
         let plan = ControlRequest(op: .plan, devices: [Self.sata], owner: "vm2", action: .assign)
-        for _ in 0..<50 {
+        for _ in 0..<20 {
             _ = await service.handle(plan, peer: PeerCredentials(pid: 7, uid: 1000, gid: 1000))
         }
         _ = await service.handle(plan, peer: PeerCredentials(pid: 8, uid: 1001, gid: 1000))
         let refused = try refusedRecords(host)
-        // uid 1000: the first journaled, 49 counted within the minute; uid 1001: its own first one.
+        // uid 1000: the first journaled, 19 counted within the minute; uid 1001: its own first one.
         #expect(refused.count == 2, "\(refused.map(\.1.reason))")
         #expect(refused.map { StoryRenderer.causeText($0.0.cause).contains("uid 1000") } == [true, false])
     }
