@@ -81,6 +81,10 @@ public actor Engine {
         self.configuration = configuration
         graph = try TopologyGraph.scan(root: configuration.root)
         assignments = try configuration.store?.load() ?? AssignmentTable()
+        // Plan numbers never repeat in a journal, across processes too (a crash recovery's plan beside the plan it
+        // finishes, an assign and a later release): they start after the journal's last sequence number, which grows
+        // by at least one (action_planned) per plan carried out.
+        nextPlanID = (configuration.journal?.lastSequence ?? 0) + 1
     }
 
     /// The planner's view now.

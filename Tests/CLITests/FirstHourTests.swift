@@ -214,6 +214,25 @@ struct FirstHourTests {
         }
     }
 
+    @Test func planNumbersNeverRepeatInAJournalAcrossProcesses() throws {
+        try CLI.withDirectory { directory in
+            try Self.q35(directory, withProc: true)
+            let tree = ["--sysfs-root", "\(directory)/sys", "--policy", "\(directory)/policy.toml", "--no-journald", "--simulated-kernel"]
+            // Killed in the middle of its plan, the assign is finished by the next agent's crash recovery: two plans.
+            let crashed = try CLI.run(["assign", "03:01.0", "--owner", "vm1"] + tree, environment: ["VFIO_WARDEN_CRASH_AT": "3"])
+            #expect(crashed.status == 137, "\(crashed.errors)")
+            #expect(try CLI.run(["agent", "--no-control-socket"] + tree).status == 0)
+            #expect(try CLI.run(["release", "--owner", "vm1"] + tree).status == 0)
+            let planned = try CLI.run(["journal", "--sysfs-root", "\(directory)/sys", "--kind", "action_planned", "--json"])
+            let ids = planned.output.split(separator: "\n").compactMap { line -> Int? in
+                let record = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                return (record?["data"] as? [String: Any])?["planID"] as? Int
+            }
+            #expect(ids.count == 3, "the assign, its recovery, the release: \(planned.output)")
+            #expect(Set(ids).count == ids.count, "plan numbers repeat: \(ids)")
+        }
+    }
+
     @Test func anEmptyJournalSaysItIsEmpty() throws {
         try CLI.withDirectory { directory in
             try FileManager.default.createDirectory(atPath: "\(directory)/journal", withIntermediateDirectories: true)
