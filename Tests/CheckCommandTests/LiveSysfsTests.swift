@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import vfio_warden
 
@@ -20,6 +21,14 @@ import Testing
     ])
     func theMountThatHoldsAPathGivesItsType(path: String, type: String) {
         #expect(LiveSysfs.fileSystemType(of: path, mountinfo: Self.mountinfo) == type)
+    }
+
+    /// Read only: where this machine (or the rig's guest) has sysfs mounted at /sys, it is told as live.
+    @Test(.enabled(if: (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8))?.contains(" /sys rw") == true
+                   && (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8))?.contains(" - sysfs ") == true))
+    func theMachinesSysIsALiveSysfs() {
+        #expect(LiveSysfs.isSysfs("/sys"))
+        #expect(LiveSysfs.isSysfs("/sys/bus/pci"))
     }
 
     @Test func aWrittenTreeIsNotALiveSysfs() throws {
