@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Sysfs
 import SystemPackage
+import Topology
 
 /// Whether a root is a live sysfs, which the kernel answers, or a static tree of regular files (a snapshot,
 /// `example-tree`), where a write is just a write into a file: nothing probes, nothing binds, `driver_override`
@@ -19,42 +20,17 @@ enum LiveSysfs {
         return fileSystemType(of: real, mountinfo: mountinfo) == "sysfs"
     }
 
-    /// The type of the mount that holds `path` (resolved), per `mountinfo` (proc(5): field 5 is the mount point,
-    /// octal-escaped; the type follows the ` - ` separator). The last of equally deep mounts wins (mounted over).
+    /// The type of the mount that holds `path` (resolved), per `mountinfo` (``ProcFiles/mounts(_:)``): the deepest
+    /// mount point above it; the last of equally deep ones wins (mounted over).
     static func fileSystemType(of path: String, mountinfo: String) -> String? {
         var best: (depth: Int, type: String)?
-        for line in mountinfo.split(separator: "\n") {
-            let halves = line.components(separatedBy: " - ")
-            guard halves.count >= 2 else { continue }
-            let fields = halves[0].split(separator: " ")
-            let type = halves[1].split(separator: " ").first.map(String.init)
-            guard fields.count >= 5, let type else { continue }
-            let point = unescape(String(fields[4]))
-            let holds = point == "/" || path == point || path.hasPrefix(point + "/")
-            guard holds else { continue }
+        for mount in ProcFiles.mounts(mountinfo) {
+            let point = mount.mountPoint
+            guard point == "/" || path == point || path.hasPrefix(point + "/") else { continue }
             let depth = point == "/" ? 0 : point.split(separator: "/").count
-            if best == nil || depth >= best!.depth { best = (depth, type) }
+            if best == nil || depth >= best!.depth { best = (depth, mount.fsType) }
         }
         return best?.type
-    }
-
-    /// `\040` (space) and the other octal escapes of mountinfo.
-    static func unescape(_ text: String) -> String {
-        guard text.contains("\\") else { return text }
-        var bytes: [UInt8] = []
-        let utf8 = Array(text.utf8)
-        var index = 0
-        while index < utf8.count {
-            if utf8[index] == UInt8(ascii: "\\"), index + 3 < utf8.count,
-               let value = UInt8(String(decoding: utf8[(index + 1)...(index + 3)], as: UTF8.self), radix: 8) {
-                bytes.append(value)
-                index += 4
-            } else {
-                bytes.append(utf8[index])
-                index += 1
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Refuses to write `root` unless it is a live sysfs: for `assign`, `release` and the agent's writes.
