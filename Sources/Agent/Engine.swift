@@ -89,6 +89,10 @@ public actor Engine {
         self.configuration = configuration
         graph = try TopologyGraph.scan(root: configuration.root)
         assignments = try configuration.store?.load() ?? AssignmentTable()
+        // Plan numbers never repeat in a journal, across processes too (a crash recovery's plan beside the plan it
+        // finishes, an assign and a later release): they start after the journal's last sequence number, which grows
+        // by at least one (action_planned) per plan carried out.
+        nextPlanID = (configuration.journal?.lastSequence ?? 0) + 1
     }
 
     /// The planner's view now.
@@ -321,7 +325,12 @@ public actor Engine {
             report.actions.append((plan, ExecutionResult(outcome: .refused)))
             return nil
         }
-        return await execute(plan, cause: cause, reason: "enforce: \(plan.targets.map(\.description).joined(separator: ", ")) claimed by a host driver", into: &report)
+        // The journal says what happened, as the console does (ReportText): a host driver's claim put right, or a
+        // new device (a VF, a hot-plugged function) that no driver holds isolated before any host driver claims it.
+        let targets = plan.targets.map(\.description).joined(separator: ", ")
+        let unbinds = plan.steps.contains { if case .unbind = $0.action { return true } else { return false } }
+        let reason = unbinds ? "enforce: \(targets) claimed by a host driver" : "isolate \(targets) before any host driver claims it"
+        return await execute(plan, cause: cause, reason: reason, into: &report)
     }
 
     @discardableResult

@@ -44,7 +44,7 @@ public enum ReportText {
         let title: String
         switch plan.kind {
         case .assign: title = "assign \(subject) to \(plan.owner ?? "?")" + (plan.group.map { " (group \($0))" } ?? "")
-        case .release: title = "release \(subject.isEmpty ? "" : subject + " ")from \(plan.owner ?? "?")" + (plan.group.map { " (group \($0))" } ?? "")
+        case .release: title = releaseTitle(plan) + (plan.group.map { " (group \($0))" } ?? "")
         case .enforce:
             let unbinds = plan.steps.compactMap { step -> String? in
                 if case .unbind(let driver) = step.action { return driver }
@@ -83,6 +83,18 @@ public enum ReportText {
         }
         for note in plan.unchanged { lines.append("    unchanged: \(note)") }
         return lines
+    }
+
+    /// What a release plan is about: `release 0000:03:01.0 from vm1`, `release 0000:03:01.0` (held by nobody
+    /// known), `release everything vm1 holds` (`--owner` alone).
+    public static func releaseTitle(_ plan: Plan) -> String {
+        let subject = plan.targets.map(\.description).joined(separator: ", ")
+        switch (subject.isEmpty, plan.owner) {
+        case (true, let owner?): return "release everything \(owner) holds"
+        case (true, nil): return "release"
+        case (false, let owner?): return "release \(subject) from \(owner)"
+        case (false, nil): return "release \(subject)"
+        }
     }
 
     /// `1.23 ms`.

@@ -26,12 +26,15 @@ public struct AgentRuntime: Sendable {
     }
 
     /// One log line per thing the engine did.
-    public func log(_ report: Engine.Report) {
-        for line in ReportText.lines(report) { logger.info("\(line)") }
+    /// Tagged with what made it (`[udev]`, `[resync]`, `[start]`...), not with this module's name: swift-log's
+    /// `source` defaults to the module that logs, which would tag every line `[Control]`.
+    public func log(_ report: Engine.Report, source: String? = nil) {
+        let source = source ?? (report.event == nil ? "engine" : "udev")
+        for line in ReportText.lines(report) { logger.info("\(line)", source: source) }
     }
 
     /// A systemd notification that failed is logged, never fatal.
     public func notify(_ body: () throws -> Void) {
-        do { try body() } catch { logger.warning("sd_notify: \(error)") }
+        do { try body() } catch { logger.warning("sd_notify: \(error)", source: "systemd") }
     }
 }

@@ -16,6 +16,9 @@ public struct ControlService: Sendable {
     public var admit: @Sendable (PeerCredentials) -> ControlAccess.Decision
     /// Which refused connections are journaled (one per uid and minute, the others counted).
     public let refusals: SharedRefusalLimiter
+    /// Which refused assign, release and plan requests are journaled (one per uid and minute, the others counted);
+    /// tests give one with their own clock.
+    public var refusedRequests = RefusedRequests()
     /// The agent's identity for `status`, asked at each request (a reload may change the policy).
     public var agent: @Sendable () -> AgentStatus.Agent
     /// State changes pass one at a time (see ``SerialGate``); share it with whatever else changes state.
@@ -74,7 +77,7 @@ public struct ControlService: Sendable {
             return .failure(ControlProtocolError(.refused, reason), op: request.op.rawValue, id: request.id)
         }
         do {
-            var reply = try await carryOut(request, cause: cause)
+            var reply = try await carryOut(request, cause: cause, uid: peer.uid)
             reply.op = request.op.rawValue
             reply.id = request.id
             return reply
@@ -83,18 +86,20 @@ public struct ControlService: Sendable {
         }
     }
 
-    private func carryOut(_ request: ControlRequest, cause: Cause) async throws -> ControlReply {
+    private func carryOut(_ request: ControlRequest, cause: Cause, uid: UInt32) async throws -> ControlReply {
         let json = request.format == .json
         switch request.op {
         case .assign:
             let report = await changes.run("control: \(request.summary)") { [engine] in
                 await engine.assign(request.devices, owner: request.owner ?? "", siblings: request.quarantine, cause: cause)
             }
+            await refusedRequests.journal(report.actions.map(\.plan), request: request.summary, uid: uid, cause: cause, to: journal)
             return try executed(report, json: json)
         case .release:
             let report = await changes.run("control: \(request.summary)") { [engine] in
                 await engine.release(owner: request.owner, addresses: request.devices, cause: cause)
             }
+            await refusedRequests.journal(report.actions.map(\.plan), request: request.summary, uid: uid, cause: cause, to: journal)
             return try executed(report, json: json)
         case .plan:
             let plans: [Plan]
@@ -102,6 +107,7 @@ public struct ControlService: Sendable {
             case .assign: plans = await engine.planAssign(request.devices, owner: request.owner ?? "", siblings: request.quarantine)
             case .release: plans = Planner.release(owner: request.owner, addresses: request.devices, in: await engine.context()).map(\.plan)
             }
+            await refusedRequests.journal(plans, request: request.summary, uid: uid, cause: cause, to: journal)
             return ControlReply(ok: true, exitCode: plans.contains(where: \.isRefused) ? 1 : 0,
                                 output: try PlanOutput.render(plans, json: json), plans: plans.map { PlanJSON($0) })
         case .status:

@@ -21,7 +21,8 @@ public enum PlanOutput {
             let subject = plan.targets.map(\.description).joined(separator: ", ")
             let group = plan.group.map { " (IOMMU group \($0))" } ?? ""
             if plan.isRefused {
-                output += "\(plan.kind.rawValue) \(subject)\(group): refused\n" + plan.refusals.map { "  - \(escapedForTerminal("\($0)"))\n" }.joined()
+                let title = plan.kind == .release ? ReportText.releaseTitle(plan) : "\(plan.kind.rawValue) \(subject)"
+                output += escapedForTerminal("\(title)\(group): refused") + "\n" + plan.refusals.map { "  - \(escapedForTerminal("\($0)"))\n" }.joined()
                 continue
             }
             var text = escapedForTerminal("\(plan.kind.rawValue) \(subject)\(group)" + (plan.owner.map { " for \($0)" } ?? "") + ": \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")") + "\n"

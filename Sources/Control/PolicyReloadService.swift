@@ -39,8 +39,8 @@ public struct PolicyReloadService<Requests: AsyncSequence & Sendable>: Service w
             await PolicyReload.reload(engine: runtime.engine, journal: runtime.journal, path: path, sysfs: sysfs, proc: proc)
         }
         settled(outcome)
-        runtime.logger.info("SIGHUP: \(outcome.message)")
-        if let report = outcome.report { runtime.log(report) }
+        runtime.logger.info("SIGHUP: \(outcome.message)", source: "reload")
+        if let report = outcome.report { runtime.log(report, source: "reload") }
         let line = await runtime.statusLine()
         runtime.notify { try runtime.notifier.send(["READY=1", "STATUS=\(line)"]) }
     }

@@ -15,7 +15,7 @@ public struct ResyncService: Service {
         let runtime = runtime
         await repeatUntilShutdown(every: interval) {
             let engine = runtime.engine
-            runtime.log(await runtime.gate.run("periodic resync") { await engine.resync() })
+            runtime.log(await runtime.gate.run("periodic resync") { await engine.resync() }, source: "resync")
             let line = await runtime.statusLine()
             runtime.notify { try runtime.notifier.status(line) }
         }

@@ -14,6 +14,6 @@ public struct StoppingService: Service {
         if let inFlight { runtime.stop.record(inFlight: inFlight) }
         let status = "stopping" + (inFlight.map { " after \($0)" } ?? "")
         runtime.notify { try runtime.notifier.stopping(status: status) }
-        runtime.logger.info("stopping", metadata: ["in_flight": "\(inFlight ?? "-")"])
+        runtime.logger.info("stopping", metadata: ["in_flight": "\(inFlight ?? "-")"], source: "agent")
     }
 }

@@ -27,20 +27,27 @@ public struct SimulationHost: Sendable {
         } else {
             try ExampleHosts.build(ExampleHosts.q35, at: host.sys)
         }
-        if proc == nil {
-            let files = [
-                "self/mountinfo": "22 1 8:0 / / rw,relatime shared:1 - ext4 /dev/sda rw\n",
-                "swaps": "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n",
-                "net/route": "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n",
-                "net/ipv6_route": "",
-                "net/if_inet6": "",
-            ]
-            for (name, content) in files {
-                let path = "\(directory)/proc/\(name)"
-                try FileManager.default.createDirectory(atPath: String(path[..<path.lastIndex(of: "/")!]), withIntermediateDirectories: true)
-                _ = FileManager.default.createFile(atPath: path, contents: Data(content.utf8))
+        if proc == nil { try writeExampleProc(at: directory + "/proc") }
+        return host
+    }
+
+    /// Writes the q35 example host's `/proc` files at `directory`: its disk `sda` (behind the AHCI controller
+    /// 0000:00:1f.2) mounted at `/`, no swap, no routes. `example-tree --with-proc` writes it beside the tree.
+    public static func writeExampleProc(at directory: String) throws {
+        let files = [
+            "self/mountinfo": "22 1 8:0 / / rw,relatime shared:1 - ext4 /dev/sda rw\n",
+            "swaps": "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n",
+            "net/route": "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n",
+            "net/ipv6_route": "",
+            "net/if_inet6": "",
+            "net/fib_trie": "",
+        ]
+        for (name, content) in files {
+            let path = "\(directory)/\(name)"
+            try FileManager.default.createDirectory(atPath: String(path[..<path.lastIndex(of: "/")!]), withIntermediateDirectories: true)
+            guard FileManager.default.createFile(atPath: path, contents: Data(content.utf8)) else {
+                throw SysfsError(operation: "create", path: path, errno: .permissionDenied)
             }
         }
-        return host
     }
 }

@@ -46,8 +46,13 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("resync-interval"), help: ArgumentHelp("Seconds between full rescans (0: only at start and on ENOBUFS).", valueName: "seconds"))
     var resyncInterval: Double = 300
 
-    @Option(name: .customLong("run-dir"), help: ArgumentHelp("Where the run lock (agent.pid) and, by default, the control socket are.", valueName: "dir"))
-    var runDirectory: String = "/run/vfio-warden"
+    @Option(name: .customLong("run-dir"), help: ArgumentHelp(
+        "Where the run lock (agent.pid) and, by default, the control socket are; default /run/vfio-warden, or for "
+            + "another --sysfs-root D/sys D/run/vfio-warden.", valueName: "dir"))
+    var runDirectoryOption: String?
+
+    /// `--run-dir`, or the default for `--sysfs-root` (``StateLocations``).
+    var runDirectory: String { runDirectoryOption ?? StateLocations.runDirectory(for: engine.global.sysfsRoot) }
 
     @Option(name: .customLong("control-socket"), help: ArgumentHelp("The control socket (default RUN-DIR/control.sock; @NAME: abstract).", valueName: "path"))
     var controlSocket: String?
@@ -77,6 +82,10 @@ struct AgentCommand: AsyncParsableCommand {
         // One writer: a second agent stops here, naming the first.
         let lock: RunLock
         do {
+            // Beside a tree, the run directory's parents (D/run) may not exist yet.
+            if runDirectoryOption == nil && !StateLocations.isHost(engine.global.sysfsRoot) {
+                try? FileManager.default.createDirectory(atPath: StateLocations.base(of: runDirectory), withIntermediateDirectories: true)
+            }
             lock = try RunLock(runDirectory: runDirectory)
         } catch {
             throw CommandFailure("cannot start the agent: \(error)")
@@ -103,7 +112,10 @@ struct AgentCommand: AsyncParsableCommand {
         // Listen first: an event between the scan and the first receive is queued, never missed.
         let udevMonitor = kernel == nil ? try UdevMonitor(source: source.monitorSource) : nil
         defer { udevMonitor?.stop() }
-        let (engine, journal, binding) = try engine.makeEngine(root: root.root, journaled: true, writer: kernel)
+        // A root that is not a live sysfs (a snapshot) may be watched, never written.
+        let writer: (any SysfsAttributeWriter)? = kernel ?? (LiveSysfs.isSysfs(root.root.path) ? nil
+            : StaticTreeWriter(root: root.root, given: engine.global.sysfsRoot))
+        let (engine, journal, binding) = try engine.makeEngine(root: root.root, journaled: true, writer: writer)
         defer { journal?.close() }
         logger.info("agent starting", metadata: [
             "sysfs_root": "\(root.root)", "policy": "\(binding.policy.file)", "journal": "\(self.engine.journal)",
@@ -135,7 +147,7 @@ struct AgentCommand: AsyncParsableCommand {
         // is said loudly (log, journal): the plans it holds cannot be recovered, start-up enforcement still runs.
         do {
             let records = try JournalReader(directory: self.engine.journal).records()
-            runtime.log(await engine.recoverInterruptedPlans(from: records))
+            runtime.log(await engine.recoverInterruptedPlans(from: records), source: "recovery")
         } catch {
             let problem = "crash recovery skipped: cannot read the journal in \(self.engine.journal): \(error); plans the last run left unfinished are not recovered (start-up enforcement still runs)"
             logger.error("\(problem)")
@@ -145,7 +157,7 @@ struct AgentCommand: AsyncParsableCommand {
                 logger.error("cannot journal that crash recovery was skipped: \(error)")
             }
         }
-        runtime.log(await engine.start(version: VersionInfo.version))
+        runtime.log(await engine.start(version: VersionInfo.version), source: "start")
         if let kernel {
             // On a simulated kernel nothing but the agent's own writes makes events: handle them until none are
             // left, then stop. A one-shot agent (start-up reconciliation and its consequences), for crash tests.
@@ -183,7 +195,7 @@ struct AgentCommand: AsyncParsableCommand {
         logger.info("ready", metadata: ["devices": "\(graph.devices.count)", "groups": "\(graph.groups.count)", "status": "\(summary)"])
 
         let reload = PolicyReloadService(runtime: runtime, requests: reloads, path: self.engine.policyPath, sysfs: root.root,
-                                         proc: SysfsRoot(self.engine.procRoot)) { outcome in
+                                         proc: SysfsRoot(self.engine.proc.path)) { outcome in
             if let binding = outcome.binding {
                 policyState.binding = binding
                 policyState.rejection = nil

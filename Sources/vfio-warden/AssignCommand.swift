@@ -33,11 +33,17 @@ struct AssignCommand: AsyncParsableCommand {
         try control.refuseDirectWhileAgentRuns(engine.global)
         let root = try engine.global.resolvedRoot()
         let kernel = try engine.makeSimulatedKernel(root: root.root)
+        if kernel == nil { try LiveSysfs.requireWritable(root.root, given: engine.global.sysfsRoot, command: "assign") }
         let (engine, journal, _) = try engine.makeEngine(root: root.root, journaled: true, writer: kernel)
         defer { journal?.close() }
-        let request = "assign \(addresses.joined(separator: " ")) --owner \(owner)"
+        // As the agent names it (`ControlRequest.summary`): the same words in the journal whichever way it came.
+        let request = sent.summary
         let report = await engine.assign(try parseAddresses(addresses), owner: owner, siblings: siblings,
                                          cause: .control(request, uid: getuid(), pid: getpid()))
+        if let note = await RefusedRequests().journal(report.actions.map(\.plan), request: request, uid: getuid(),
+                                                      cause: .control(request, uid: getuid(), pid: getpid()), to: journal) {
+            StandardError.write("warning: \(note)\n")
+        }
         try printPlans(report.actions.map(\.plan), results: report.actions.map(\.result), json: json)
         for note in report.notes { StandardError.write("warning: \(note)\n") }
         try refuseUnrecorded(report)
@@ -63,11 +69,16 @@ struct ReleaseCommand: AsyncParsableCommand {
         try control.refuseDirectWhileAgentRuns(engine.global)
         let root = try engine.global.resolvedRoot()
         let kernel = try engine.makeSimulatedKernel(root: root.root)
+        if kernel == nil { try LiveSysfs.requireWritable(root.root, given: engine.global.sysfsRoot, command: "release") }
         let (engine, journal, _) = try engine.makeEngine(root: root.root, journaled: true, writer: kernel)
         defer { journal?.close() }
-        let request = "release " + (owner.map { "--owner \($0) " } ?? "") + addresses.joined(separator: " ")
+        let request = sent.summary
         let report = await engine.release(owner: owner, addresses: try parseAddresses(addresses),
                                           cause: .control(request, uid: getuid(), pid: getpid()))
+        if let note = await RefusedRequests().journal(report.actions.map(\.plan), request: request, uid: getuid(),
+                                                      cause: .control(request, uid: getuid(), pid: getpid()), to: journal) {
+            StandardError.write("warning: \(note)\n")
+        }
         try printPlans(report.actions.map(\.plan), results: report.actions.map(\.result), json: json)
         for note in report.notes { StandardError.write("warning: \(note)\n") }
         try refuseUnrecorded(report)

@@ -23,12 +23,18 @@ struct CheckCommand: ParsableCommand {
             the allowlist.
 
             With --validate-only (or `vfio-warden policy check FILE`, which prints the same), only the policy file \
-            is read: its errors are printed as FILE:LINE:COLUMN: PATH: MESSAGE and the exit status is 1 when there \
-            are any. Without it, the policy is also checked against the devices: an [[assign]] whose device, or a \
-            member of its IOMMU group, is protected is reported with both lines (exit status 1).
+            is read: its errors are printed as FILE:LINE:COLUMN: PATH: MESSAGE. Without it, the policy is also \
+            checked against the devices: an [[assign]] whose device, or a member of its IOMMU group, is protected \
+            is reported with both lines.
 
             A policy file (or a directory above it) that anyone but root could write, or that another user owns, \
             is named in a warning; the agent, and assign and release run as root, refuse it.
+
+            Exit status: 0 when every group checked could be assigned (with --validate-only: the policy is valid); \
+            1 when the check could not be made (sysfs unreadable, no such device); 2 when at least one group \
+            checked is blocked (with ADDRESS: that device's group); 3 when the policy file is invalid or cannot be \
+            read, or an [[assign]] names a protected group; 64 for a usage error. A script that wants to know \
+            whether a device may be given to a guest: `vfio-warden check ADDRESS >/dev/null; [ $? -eq 0 ]`.
 
             A missing default policy (/etc/vfio-warden/policy.toml) means monitor-only; a missing file named \
             with --policy is an error.
@@ -44,8 +50,9 @@ struct CheckCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     @Option(name: .customLong("proc-root"), help: ArgumentHelp(
-        "The directory that plays the role of /proc (mountinfo, swaps, net/*).", valueName: "dir"))
-    var procRoot: String = "/proc"
+        "The directory that plays the role of /proc (mountinfo, swaps, net/*); default /proc, or for another "
+            + "--sysfs-root D/sys the proc/ beside it (D/proc), never the machine's own.", valueName: "dir"))
+    var procRoot: String?
 
     @Option(name: .customLong("policy"), help: ArgumentHelp(
         "The policy file (default \(Policy.defaultPath)).", valueName: "file"))
@@ -54,7 +61,7 @@ struct CheckCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON instead of text.")
     var json = false
 
-    @Flag(name: .customLong("validate-only"), help: "Only validate the policy file; exit 1 when it has errors.")
+    @Flag(name: .customLong("validate-only"), help: "Only validate the policy file; exit 3 when it has errors.")
     var validateOnly = false
 
     @Argument(help: ArgumentHelp("Check only the group of this PCI device.", valueName: "address"))
@@ -67,6 +74,18 @@ struct CheckCommand: ParsableCommand {
         if validateOnly && address != nil { throw ValidationError("--validate-only checks the policy file only; drop ADDRESS") }
     }
 
+    /// What the exit status says (documented in the discussion, the man page and the README).
+    enum Status {
+        /// Every group checked could be assigned; with --validate-only, the policy is valid.
+        static let allClear: Int32 = 0
+        /// The check could not be made: sysfs unreadable, no such device (any ``CommandFailure``).
+        static let failed: Int32 = 1
+        /// At least one group checked is blocked.
+        static let blocked: Int32 = 2
+        /// The policy file is invalid or cannot be read, or an [[assign]] names a protected group.
+        static let policyError: Int32 = 3
+    }
+
     func run() throws {
         if validateOnly { return try PolicyValidation.run(path: policyPath, json: json) }
         let policy: Policy
@@ -74,18 +93,21 @@ struct CheckCommand: ParsableCommand {
             policy = try Self.loadPolicy(path: policyPath)
         } catch {
             StandardError.write(error.description + "\n")
-            throw ExitCode(1)
+            throw ExitCode(Status.policyError)
         }
         if let problem = PolicyTrust.problem(path: policyPath) { StandardError.write("warning: \(problem)\n") }
         let root = try global.resolvedRoot()
-        let report = try Self.report(sysfs: root.root, proc: SysfsRoot(procRoot), policy: policy,
+        let proc = StateLocations.proc(given: procRoot, sysfsRoot: global.sysfsRoot)
+        if let warning = proc.warning { StandardError.write("warning: \(warning)\n") }
+        let report = try Self.report(sysfs: root.root, proc: SysfsRoot(proc.path), policy: policy,
                                      address: address.map { try PCIAddress.parse($0) })
         if json {
             StandardOutput.write(try JSONRendering.encode(report))
         } else {
             StandardOutput.write(Self.render(report))
         }
-        if !report.policyConflicts.isEmpty { throw ExitCode(1) }
+        if !report.policyConflicts.isEmpty { throw ExitCode(Status.policyError) }
+        if report.groups.contains(where: \.blocked) { throw ExitCode(Status.blocked) }
     }
 
     /// The policy at `path`; with no path, the default file, or monitor-only when the default file does not exist.

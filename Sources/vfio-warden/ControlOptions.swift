@@ -10,17 +10,22 @@ struct ControlOptions: ParsableArguments {
     static let defaultSocket = "/run/vfio-warden/control.sock"
 
     @Option(name: .customLong("control-socket"), help: ArgumentHelp(
-        "The agent's control socket (default \(ControlOptions.defaultSocket), tried only with the default --sysfs-root).", valueName: "path"))
+        "The agent's control socket (default \(ControlOptions.defaultSocket); for another --sysfs-root D/sys, D/run/vfio-warden/control.sock).", valueName: "path"))
     var controlSocket: String?
 
     @Flag(help: "Act directly on sysfs, not through the agent (refused while the agent runs: it holds the journal).")
     var direct = false
 
-    /// The socket to try: the one given, or the default one when the command works on the real /sys (a command on
-    /// a snapshot or a simulated tree never talks to the host's agent unless told to).
+    /// The socket to try: the one given, or the default one for `--sysfs-root`: the host agent's for the real /sys,
+    /// and for a tree at D/sys the socket an agent over that tree opens by default (D/run/vfio-warden/control.sock).
+    /// A command on a snapshot or a simulated tree never talks to the host's agent unless told to.
     func socketPath(_ global: GlobalOptions) -> String? {
-        if let controlSocket { return controlSocket }
-        return global.sysfsRoot == "/sys" ? Self.defaultSocket : nil
+        controlSocket ?? Self.defaultSocket(for: global.sysfsRoot)
+    }
+
+    /// The default control socket for `sysfsRoot` (``StateLocations/runDirectory(for:)``).
+    static func defaultSocket(for sysfsRoot: String) -> String {
+        StateLocations.runDirectory(for: sysfsRoot) + "/control.sock"
     }
 
     /// Sends `request` to the agent when one answers, prints what the direct command would print, and exits

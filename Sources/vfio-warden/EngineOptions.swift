@@ -1,5 +1,9 @@
 import Agent
 import ArgumentParser
+import Control
+#if canImport(Glibc)
+import Glibc
+#endif
 import Enforcement
 import Journal
 import Policy
@@ -15,14 +19,20 @@ struct EngineOptions: ParsableArguments {
         "The policy file (default \(Policy.defaultPath); missing means monitor-only).", valueName: "file"))
     var policyPath: String?
 
-    @Option(name: .customLong("proc-root"), help: ArgumentHelp("The directory that plays the role of /proc (host-use analysis).", valueName: "dir"))
-    var procRoot: String = "/proc"
+    @Option(name: .customLong("proc-root"), help: ArgumentHelp(
+        "The directory that plays the role of /proc (host-use analysis); default /proc, or for another --sysfs-root "
+            + "D/sys the proc/ beside it (D/proc), never the machine's own.", valueName: "dir"))
+    var procRootOption: String?
 
-    @Option(name: .customLong("journal"), help: ArgumentHelp("The journal directory.", valueName: "dir"))
-    var journal: String = "/var/lib/vfio-warden/journal"
+    @Option(name: .customLong("journal"), help: ArgumentHelp(
+        "The journal directory; default /var/lib/vfio-warden/journal, or for another --sysfs-root D/sys "
+            + "D/var/lib/vfio-warden/journal.", valueName: "dir"))
+    var journalOption: String?
 
-    @Option(name: .customLong("state-dir"), help: ArgumentHelp("Where assignments.json keeps each assignment's original drivers.", valueName: "dir"))
-    var stateDirectory: String = "/var/lib/vfio-warden"
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp(
+        "Where assignments.json keeps each assignment's original drivers; default /var/lib/vfio-warden, or for "
+            + "another --sysfs-root D/sys D/var/lib/vfio-warden.", valueName: "dir"))
+    var stateDirectoryOption: String?
 
     @Flag(name: .customLong("no-journald"), help: "Do not mirror journal records to the systemd journal (mirrored when its socket exists).")
     var noJournald = false
@@ -34,6 +44,22 @@ struct EngineOptions: ParsableArguments {
         "For tests only: write through a simulated kernel over --sysfs-root (a simulated tree), not to its files.",
         visibility: .hidden))
     var simulatedKernel = false
+
+    /// The journal directory: `--journal`, or the default for `--sysfs-root` (``StateLocations``).
+    var journal: String { journalOption ?? StateLocations.journalDirectory(for: global.sysfsRoot) }
+
+    /// The state directory: `--state-dir`, or the default for `--sysfs-root` (``StateLocations``).
+    var stateDirectory: String { stateDirectoryOption ?? StateLocations.stateDirectory(for: global.sysfsRoot) }
+
+    /// The directory that plays `/proc`, and why host use is unknown when no directory can say.
+    var proc: StateLocations.Proc { StateLocations.proc(given: procRootOption, sysfsRoot: global.sysfsRoot) }
+
+    /// The directory that plays `/proc`; warns on standard error when host use is unknown.
+    var procRoot: String {
+        let proc = proc
+        if let warning = proc.warning { StandardError.write("warning: \(warning)\n") }
+        return proc.path
+    }
 
     func validate() throws {
         guard stepTimeout > 0 else { throw ValidationError("--step-timeout must be more than 0 seconds") }
@@ -79,6 +105,25 @@ struct EngineOptions: ParsableArguments {
             staticAssignments: binding.staticAssignments(in: graph),
             stepTimeout: .milliseconds(Int(stepTimeout * 1000))))
         return (engine, journal, binding)
+    }
+}
+
+extension EngineOptions {
+    /// `plan` without the agent: journals a refused plan (``RefusedRequests``) when the journal can be opened (root,
+    /// no agent holding it); otherwise says on standard error why it was not journaled. The refusal stands either way.
+    func journalRefusal(_ plans: [Plan], request: String) async {
+        let writer: JournalWriter
+        do {
+            writer = try JournalWriter(directory: journal)
+        } catch {
+            StandardError.write("warning: the refusal was not journaled: cannot open the journal in \(journal): \(error)\n")
+            return
+        }
+        defer { writer.close() }
+        if let note = await RefusedRequests().journal(plans, request: request, uid: getuid(),
+                                                      cause: .control(request, uid: getuid(), pid: getpid()), to: writer) {
+            StandardError.write("warning: \(note)\n")
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SimulatedKernel
+import Simulation
 import Sysfs
 
 /// `vfio-warden example-tree DIR`: writes a built-in example host as a sysfs tree, to try every command
@@ -33,6 +34,11 @@ struct ExampleTreeCommand: ParsableCommand {
     @Flag(name: .customLong("no-iommu"), help: "Write the host as booted without an IOMMU (no groups).")
     var noIOMMU = false
 
+    @Flag(name: .customLong("with-proc"), help: ArgumentHelp(
+        "With --host q35: also write the host's /proc files (its disk sda mounted at /) in proc/ beside DIR (D/proc for "
+            + "D/sys), where commands given --sysfs-root DIR look for them."))
+    var withProc = false
+
     func validate() throws {
         guard groups > 0 else { throw ValidationError("--groups must be at least 1") }
         guard (1...257).contains(perGroup) else { throw ValidationError("--per-group must be between 1 and 257") }
@@ -40,12 +46,25 @@ struct ExampleTreeCommand: ParsableCommand {
         if root.existsWithoutFollowing(""), let entries = try? root.list(""), !entries.isEmpty {
             throw ValidationError("\(directory) exists and is not empty; give a new directory")
         }
+        if withProc {
+            guard host == .q35 else { throw ValidationError("--with-proc: only the q35 host has /proc files (it has a disk)") }
+            let proc = StateLocations.proc(given: nil, sysfsRoot: directory).path
+            if SysfsRoot(proc).existsWithoutFollowing("") {
+                throw ValidationError("--with-proc: \(proc) exists already; give a DIR whose parent has no proc/")
+            }
+        }
     }
 
     func run() throws {
         var specs = host == .q35 ? ExampleHosts.q35 : ExampleHosts.generated(groups: groups, perGroup: perGroup)
         if noIOMMU { specs = specs.map { var spec = $0; spec.iommuGroup = nil; return spec } }
         try ExampleHosts.build(specs, at: SysfsRoot(directory))
-        StandardOutput.write("wrote \(specs.count) PCI devices to \(directory); try: vfio-warden list --sysfs-root \(directory)\n")
+        var written = "wrote \(specs.count) PCI devices to \(directory)"
+        if withProc {
+            let proc = StateLocations.proc(given: nil, sysfsRoot: directory).path
+            try SimulationHost.writeExampleProc(at: proc)
+            written += " and the host's /proc files to \(proc)"
+        }
+        StandardOutput.write("\(written); try: vfio-warden list --sysfs-root \(directory)\n")
     }
 }

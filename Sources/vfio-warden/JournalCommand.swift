@@ -19,8 +19,15 @@ struct JournalCommand: AsyncParsableCommand {
 }
 
 struct JournalLocation: ParsableArguments {
-    @Option(name: .customLong("journal"), help: ArgumentHelp("The journal directory.", valueName: "dir"))
-    var directory: String = "/var/lib/vfio-warden/journal"
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .customLong("journal"), help: ArgumentHelp(
+        "The journal directory; default /var/lib/vfio-warden/journal, or for another --sysfs-root D/sys "
+            + "D/var/lib/vfio-warden/journal (where assign, release and agent over that tree write it).", valueName: "dir"))
+    var directoryOption: String?
+
+    /// `--journal`, or the default for `--sysfs-root` (``StateLocations``).
+    var directory: String { directoryOption ?? StateLocations.journalDirectory(for: global.sysfsRoot) }
 
     /// Fails with the path and errno when the directory cannot be read.
     func checkReadable() throws {
@@ -116,8 +123,11 @@ extension JournalCommand {
             let follower = follow ? try JournalFollower(directory: location.directory) : nil
             var lastSeq: UInt64 = 0
             var story = StoryWriter()
+            var (records, shownRecords) = (0, 0)
             func emit(_ record: JournalRecord, line: [UInt8]) {
                 let shown = filter.admit(record)
+                records += 1
+                if shown { shownRecords += 1 }
                 if json {
                     if shown { print(String(decoding: line, as: UTF8.self)) }
                 } else {
@@ -133,6 +143,13 @@ extension JournalCommand {
                     FileHandle.standardError.write(Data("warning: \(escapedForTerminal("\(line.location): \(reason)"))\n".utf8))
                 }
                 return true
+            }
+            if shownRecords == 0 {
+                // Say so rather than print nothing; with --json on standard error, so that the output stays JSON lines.
+                let note = records == 0
+                    ? "the journal in \(location.directory) is empty (no records yet)"
+                    : "no record matches (\(records) record\(records == 1 ? "" : "s") in \(location.directory))"
+                if json { FileHandle.standardError.write(Data("\(note)\n".utf8)) } else { print(note) }
             }
             guard let follower else {
                 for text in story.finish() { print(text) }

@@ -17,7 +17,10 @@ struct PlanCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "assign",
             abstract: "Plan isolating the whole IOMMU group of each ADDRESS for an owner.",
-            discussion: "Exit status 0 when the plan may be carried out, 1 when it is refused."
+            discussion: """
+                Exit status 0 when the plan may be carried out, 1 when it is refused. A refusal is journaled \
+                (record_refused: who, what, why), by the agent or, with --direct, here when the journal can be opened.
+                """
         )
         @OptionGroup var engine: EngineOptions
         @OptionGroup var request: AssignArguments
@@ -32,14 +35,21 @@ struct PlanCommand: AsyncParsableCommand {
             let (engine, _, _) = try engine.makeEngine(root: root.root, journaled: false)
             let plans = await engine.planAssign(try parseAddresses(addresses), owner: owner, siblings: siblings)
             try printPlans(plans, json: json)
-            if plans.contains(where: \.isRefused) { throw ExitCode(1) }
+            if plans.contains(where: \.isRefused) {
+                await self.engine.journalRefusal(plans, request: sent.summary)
+                throw ExitCode(1)
+            }
         }
     }
 
     struct PlanRelease: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "release",
-            abstract: "Plan returning assigned groups to the drivers their members had."
+            abstract: "Plan returning assigned groups to the drivers their members had.",
+            discussion: """
+                Exit status 0 when the plan may be carried out, 1 when it is refused. A refusal is journaled \
+                (record_refused: who, what, why), by the agent or, with --direct, here when the journal can be opened.
+                """
         )
         @OptionGroup var engine: EngineOptions
         @OptionGroup var request: ReleaseArguments
@@ -54,7 +64,10 @@ struct PlanCommand: AsyncParsableCommand {
             let (engine, _, _) = try engine.makeEngine(root: root.root, journaled: false)
             let plans = Planner.release(owner: owner, addresses: try parseAddresses(addresses), in: await engine.context()).map(\.plan)
             try printPlans(plans, json: json)
-            if plans.contains(where: \.isRefused) { throw ExitCode(1) }
+            if plans.contains(where: \.isRefused) {
+                await self.engine.journalRefusal(plans, request: sent.summary)
+                throw ExitCode(1)
+            }
         }
     }
 }

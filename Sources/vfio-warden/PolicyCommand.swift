@@ -73,12 +73,12 @@ enum PolicyValidation {
             if !json {
                 for warning in warnings { StandardError.write("warning: \(warning)\n") }
                 StandardError.write(error.description + "\n")
-                throw ExitCode(1)
+                throw ExitCode(CheckCommand.Status.policyError)
             }
         }
         if json {
             StandardOutput.write(try JSONRendering.encode(report))
-            if !report.valid { throw ExitCode(1) }
+            if !report.valid { throw ExitCode(CheckCommand.Status.policyError) }
             return
         }
         for warning in warnings { StandardError.write("warning: \(warning)\n") }

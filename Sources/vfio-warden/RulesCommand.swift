@@ -27,7 +27,8 @@ struct RulesGenerateCommand: ParsableCommand {
             outside [manage], and whole groups with such a member, get no rule; warnings go to standard error.
 
             Install the file in $(pkg-config --variable=udevdir udev)/rules.d (default /usr/lib/udev/rules.d) \
-            and run `udevadm control --reload`. Without --output the rules are printed.
+            and run `udevadm control --reload`. Without --output the rules are printed. Without --policy, a missing \
+            \(Policy.defaultPath) means monitor-only, as for `check` and the agent: a file with no rules.
             """
     )
 
@@ -41,14 +42,17 @@ struct RulesGenerateCommand: ParsableCommand {
         "Write the rules to this file (replaced whole, through FILE.tmp) instead of standard output.", valueName: "file"))
     var output: String?
 
-    @Flag(name: .customLong("no-scan"), help: "Do not read sysfs: rules for the devices the policy names only, without group siblings.")
+    @Flag(name: .customLong("no-scan"), help: ArgumentHelp(
+        "Do not read sysfs: rules for the devices the policy names only, without group siblings (for a staged install; "
+            + "regenerate on the host without it)."))
     var noScan = false
 
     func run() throws {
         let path = policyPath ?? Policy.defaultPath
         let policy: Policy
         do {
-            policy = try Policy.load(path: path)
+            // The same rule as `check` and the agent: a missing default policy is monitor-only (no rules).
+            policy = try CheckCommand.loadPolicy(path: policyPath)
         } catch {
             throw CommandFailure("\(error)")
         }
@@ -63,8 +67,9 @@ struct RulesGenerateCommand: ParsableCommand {
         }
         var command = "vfio-warden rules generate"
         if global.sysfsRoot != "/sys" && !noScan { command += " --sysfs-root \(global.sysfsRoot)" }
+        // The command the header recommends for regenerating never has --no-scan, even when this file was made
+        // without a scan (a staged install): run on the host, it reads the group siblings that --no-scan leaves out.
         command += " --policy \(path)"
-        if noScan { command += " --no-scan" }
         command += " --output \(output ?? Self.defaultOutput)"
         let result = UdevRulesGenerator(policy: policy, graph: graph).generate(policyPath: path, command: command)
         for warning in result.warnings { StandardError.write("warning: \(warning)\n") }

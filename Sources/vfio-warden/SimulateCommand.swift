@@ -22,22 +22,44 @@ struct SimulateCommand: AsyncParsableCommand {
             a host driver bound by hand is reverted; the journal tells the story and verifies.
 
             --sysfs-root takes a snapshot (directory or tarball) or a generated tree; it is copied first and the \
-            copy is what changes. --scenario takes a TOML timeline of [[step]]s: `say`, `kernel` (rebind, \
-            load-module, create-vfs, remove, rescan, overflow, link-down) and `command` (assign, release, status, \
-            journal). The working directory, with the journal, is left behind.
+            copy is what changes. Without --scenario, a tree given plays a scenario made from it (the agent starts, \
+            then every group's state and the journal), never the built-in one; without --proc-root it reads the \
+            proc/ beside the tree (D/proc for D/sys). The working directory, with the journal, is left behind.
+
+            Scenario files (TOML; docs/scenarios.md has examples): optional top-level `name` and `description` \
+            strings, then one [[step]] table per step, played in order after the agent has started. Each step has \
+            exactly one of:
+              say = "TEXT"                                  narration, printed as a heading;
+              kernel = "rebind", device = "ADDR", driver = "NAME"   someone binds a host driver by hand;
+              kernel = "load-module", module = "NAME"       a driver module loads and claims what it matches;
+              kernel = "create-vfs", pf = "ADDR", count = N someone writes sriov_numvfs;
+              kernel = "remove", device = "ADDR"            echo 1 > remove;
+              kernel = "rescan"                             echo 1 > /sys/bus/pci/rescan;
+              kernel = "overflow"                           the uevent socket overflows (ENOBUFS): full rescan;
+              kernel = "link-down", interface = "NAME"      ip link set NAME down;
+              command = "assign", devices = ["ADDR", ...], owner = "NAME"   (or device = "ADDR");
+              command = "release", owner = "NAME" and/or devices = ["ADDR", ...];
+              command = "status"                            every group's state;
+              command = "journal" [, device = "ADDR"]       the journal's story, then `journal verify`.
+            Addresses are 0000:03:01.0 or 03:01.0. An unknown key, a missing field or a bad address is an error \
+            naming FILE:LINE:COLUMN and the step (step[2].device); an unreadable file names the file and the errno.
             """
     )
 
     @Option(name: .customLong("sysfs-root"), help: ArgumentHelp("A sysfs tree to simulate (copied first); default: the built-in q35 host.", valueName: "dir"))
     var sysfsRoot: String?
 
-    @Option(help: ArgumentHelp("Scenario file (TOML); default: the built-in scenario.", valueName: "file"))
+    @Option(help: ArgumentHelp(
+        "Scenario file (TOML, see docs/scenarios.md); default: the built-in scenario, or with --sysfs-root one made "
+            + "from that tree (its groups' states and the journal).", valueName: "file"))
     var scenario: String?
 
     @Option(help: ArgumentHelp("Policy file; default: the built-in policy for the built-in host, monitor-only otherwise.", valueName: "file"))
     var policy: String?
 
-    @Option(name: .customLong("proc-root"), help: ArgumentHelp("A proc tree for host-use analysis; default: one where the q35 disk sda is mounted at /.", valueName: "dir"))
+    @Option(name: .customLong("proc-root"), help: ArgumentHelp(
+        "A proc tree for host-use analysis; default: for the built-in host, one where the q35 disk sda is mounted at /; "
+            + "for --sysfs-root D/sys, the proc/ beside it (D/proc).", valueName: "dir"))
     var procRoot: String?
 
     @Option(help: ArgumentHelp("Where the journal goes; default: journal/ in the working directory.", valueName: "dir"))
@@ -60,7 +82,14 @@ struct SimulateCommand: AsyncParsableCommand {
         if let sysfsRoot {
             source = try GlobalOptions(sysfsRoot: sysfsRoot).resolvedRoot()
         }
-        let host = try SimulationHost.prepare(in: directory, sysfs: source?.root, proc: procRoot.map(SysfsRoot.init), journal: journal)
+        // A tree given: its own proc/ (beside it, or --proc-root), never the built-in q35 host's nor the machine's.
+        var proc = procRoot
+        if let sysfsRoot, proc == nil {
+            let beside = StateLocations.proc(given: nil, sysfsRoot: sysfsRoot)
+            if let warning = beside.warning { StandardError.write("warning: \(warning)\n") }
+            proc = beside.path
+        }
+        let host = try SimulationHost.prepare(in: directory, sysfs: source?.root, proc: proc.map(SysfsRoot.init), journal: journal)
         let kernel = try SimulatedKernelOption.kernel(over: host.sys, devDirectory: host.dev)
         _ = kernel.takeEmittedEvents()
         let writer: JournalWriter
@@ -86,7 +115,7 @@ struct SimulateCommand: AsyncParsableCommand {
         let summary = runner.summary
         StandardOutput.write("""
 
-            \(summary.events) uevents, \(summary.violationsFixed) host-driver claims put right, \(summary.devicesIsolated) new devices isolated before any host driver, \(summary.refusals) requests refused, \(summary.failures) plans rolled back.
+            \(counted(summary.events, "uevent")), \(counted(summary.violationsFixed, "host-driver claim")) put right, \(counted(summary.devicesIsolated, "new device")) isolated before any host driver, \(counted(summary.refusals, "request")) refused, \(counted(summary.failures, "plan")) rolled back.
             Left behind in \(directory):
               vfio-warden journal --journal \(host.journal)
               vfio-warden list --sysfs-root \(host.sys)
@@ -94,13 +123,22 @@ struct SimulateCommand: AsyncParsableCommand {
             """)
     }
 
+    /// `1 uevent`, `2 uevents`.
+    func counted(_ count: Int, _ noun: String) -> String {
+        "\(count) \(noun)\(count == 1 ? "" : "s")"
+    }
+
+    /// The `--scenario` file; without one, the built-in scenario on the built-in host, or a scenario made from the
+    /// tree given with `--sysfs-root` (the built-in one names the q35 host's devices, absent from another tree).
     func loadScenario() throws -> Scenario {
-        guard let scenario else { return BuiltInScenario.scenario }
+        guard let scenario else {
+            return sysfsRoot.map { TreeScenario.make(for: $0) } ?? BuiltInScenario.scenario
+        }
         let text: String
         do {
-            text = try String(contentsOfFile: scenario, encoding: .utf8)
+            text = try ScenarioFile.read(scenario)
         } catch {
-            throw CommandFailure("cannot read scenario \(scenario): \(error.localizedDescription)")
+            throw CommandFailure("cannot read --scenario: \(error)")
         }
         do {
             return try ScenarioParser.parse(text: text, file: scenario)

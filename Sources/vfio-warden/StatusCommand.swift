@@ -15,8 +15,15 @@ struct StatusCommand: ParsableCommand {
             status --k8s-labels)". contrib/kubernetes/node-labels.sh applies it in a loop.
             """
     )
-    @Option(name: .customLong("control-socket"), help: ArgumentHelp("The agent's control socket.", valueName: "path"))
-    var controlSocket: String = ControlOptions.defaultSocket
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .customLong("control-socket"), help: ArgumentHelp(
+        "The agent's control socket (default \(ControlOptions.defaultSocket); for another --sysfs-root D/sys, "
+            + "D/run/vfio-warden/control.sock, where an agent over that tree listens by default).", valueName: "path"))
+    var controlSocketOption: String?
+
+    /// `--control-socket`, or the default for `--sysfs-root`.
+    var controlSocket: String { controlSocketOption ?? ControlOptions.defaultSocket(for: global.sysfsRoot) }
     @Flag(help: "Print JSON.") var json = false
     @Flag(name: .customLong("k8s-labels"), help: "Print Kubernetes node labels and annotations with the groups' states, as a JSON merge patch.")
     var kubernetesLabels = false

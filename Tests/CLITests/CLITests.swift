@@ -83,8 +83,10 @@ struct CLITests {
 }
 
 enum CLI {
-    /// The `vfio-warden` executable in the build folder of this test bundle.
+    /// The `vfio-warden` executable in the build folder of this test bundle, or the one `VFIO_WARDEN_CLI_UNDER_TEST`
+    /// names (to show that a test fails on an older build).
     static let path: String? = {
+        if let given = ProcessInfo.processInfo.environment["VFIO_WARDEN_CLI_UNDER_TEST"], !given.isEmpty { return given }
         let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         let candidate = bundle.deletingLastPathComponent().appendingPathComponent("vfio-warden").path
         return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
