@@ -52,6 +52,12 @@ public enum StoryRenderer {
                 + (devices.isEmpty ? "" : " [\(devices.joined(separator: ", "))]") + (r.detail.isEmpty ? "" : ": \(r.detail)")
         case .recordRefused(let r):
             return "record refused: \(r.reason)" + (r.setAsideAs.map { "; set aside as \($0)" } ?? "")
+        case .planRefused(let r):
+            return "\(r.kind) of \(r.targets.map(\.description).joined(separator: ", "))" + (r.owner.map { " (owner \($0))" } ?? "")
+                + " refused, nothing written: " + r.reasons.joined(separator: "; ")
+        case .flapping(let f):
+            return "\(f.device) is flapping: taken back \(f.fights) times in \(Int(f.windowSeconds)) s"
+                + (f.driver.map { " (by \($0))" } ?? "") + "; still repaired, each repair after \(f.backoffSeconds) s"
         }
     }
 

@@ -59,6 +59,12 @@ func sampleEvent(_ kind: RecordKind) -> JournalEvent {
         .recovery(Recovery(planID: 7, reason: "assign to vm1", group: nicGroup, owner: "vm1", outcome: .rolledBack,
                            devices: [PlannedStep(device: nic, operation: "unbind", driverBefore: "e1000e")],
                            detail: "could not be finished; rolled back to the drivers the members had"))
+    case .planRefused:
+        .planRefused(PlanRefused(kind: "release", group: nicGroup, owner: "vm2", targets: [nic],
+                                 reasons: ["0000:03:01.0: is assigned to vm1, not vm2"]))
+    case .flapping:
+        .flapping(Flapping(device: nic, group: nicGroup, owner: "vm1", driver: "e1000e", fights: 5, windowSeconds: 60,
+                           backoffSeconds: 2))
     }
 }
 
