@@ -28,6 +28,7 @@ public enum PlanOutput {
                 text += "  \(number + 1). \(step)    (write \"\(withoutNewline(step.value))\" to \(step.attributePath))\n"
             }
             for note in plan.unchanged { text += "  unchanged: \(note)\n" }
+            for note in plan.notices { text += "  note: \(note)\n" }
             output += text
         }
         return output
