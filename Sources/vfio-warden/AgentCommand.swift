@@ -123,7 +123,8 @@ struct AgentCommand: AsyncParsableCommand {
         // systemd's STATUS= (what `systemctl status` shows): the summary, and a rejected reload until one succeeds
         // (`systemctl reload` itself cannot fail: ExecReload= only sends SIGHUP).
         let status: @Sendable () async -> String = {
-            let summary = AgentStatus(agent: currentInfo(), statuses: await engine.statuses(), assignments: await engine.assignments).summaryLine
+            let summary = AgentStatus(agent: currentInfo(), statuses: await engine.statuses(), assignments: await engine.assignments,
+                                     flapping: await engine.flappingDevices()).summaryLine
             return summary + (policyState.rejection.map { "; \($0)" } ?? "")
         }
         // Everything that changes state (udev events, resyncs, reloads, control requests) passes one at a time.
