@@ -86,7 +86,11 @@ public actor Engine {
 
     /// Swapped only by ``reload(verdicts:sriovRules:staticAssignments:cause:)`` (SIGHUP).
     public private(set) var configuration: Configuration
-    public private(set) var graph: TopologyGraph
+    public private(set) var graph: TopologyGraph {
+        didSet { graphGeneration &+= 1 }
+    }
+    /// Counts every change made to ``graph`` (an event applied, a rescan), so a cached read-only analysis knows its age.
+    private var graphGeneration: UInt64 = 0
     public private(set) var assignments: AssignmentTable
     private var states: [Int: GroupStatus.State] = [:]
     /// Verdicts for the current device set; host-use analysis reads many files, so it is redone only when
@@ -105,6 +109,11 @@ public actor Engine {
     private var journaledRefusals: [PCIAddress: [String]] = [:]
     /// The analysis shared by read-only `plan` requests in flight (one at a time, off the actor).
     private var readOnlyAnalysis: (graph: TopologyGraph, task: Task<VerdictTable, Never>)?
+    /// The last read-only analysis, reused by `plan` requests while the graph is unchanged and it is younger than
+    /// ``readOnlyAnalysisLifetime``.
+    private var lastReadOnlyAnalysis: (generation: UInt64, at: Duration, graph: TopologyGraph, verdicts: VerdictTable)?
+    /// How long a read-only analysis serves `plan` requests (host use can change without any device event).
+    static let readOnlyAnalysisLifetime: Duration = .seconds(1)
 
     public init(_ configuration: Configuration) throws {
         self.configuration = configuration
@@ -298,15 +307,24 @@ public actor Engine {
         return Planner.assign(addresses, owner: owner, siblings: siblings, in: context).map(\.plan)
     }
 
-    /// Fresh verdicts for read-only plans: joins the analysis in flight, or starts one off the actor.
+    /// Verdicts for read-only plans: the last analysis while the graph is unchanged and it is under a second old,
+    /// else the analysis in flight, else a new one started off the actor. A loop of `plan` requests thus costs at
+    /// most one analysis a second, never on the actor.
     private func readOnlyVerdicts() async -> (TopologyGraph, VerdictTable) {
+        let started = configuration.now()
+        if let last = lastReadOnlyAnalysis, last.generation == graphGeneration,
+           started - last.at < Self.readOnlyAnalysisLifetime {
+            return (last.graph, last.verdicts)
+        }
         if let running = readOnlyAnalysis { return (running.graph, await running.task.value) }
         let graph = self.graph
+        let generation = graphGeneration
         let compute = configuration.verdicts
         let task = Task.detached { compute(graph) }
         readOnlyAnalysis = (graph, task)
         let verdicts = await task.value
         readOnlyAnalysis = nil
+        lastReadOnlyAnalysis = (generation, started, graph, verdicts)
         return (graph, verdicts)
     }
 

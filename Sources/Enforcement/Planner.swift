@@ -99,10 +99,10 @@ public enum Planner {
         guard !plan.isRefused else { return (plan, nil) }
         var assignment = Assignment(
             owner: owner,
-            requested: targets.compactMap { context.graph.devices[$0].map(DeviceIdentity.init) },
+            requested: targets.compactMap { address in context.graph.devices[address].map { DeviceIdentity($0, serial: context.verdicts[address].serial) } },
             members: members.map { member in
                 let target = targets.contains(member.address) ? isolationDriver : siblingDriver(siblings, isolationDriver)
-                return Assignment.Member(identity: DeviceIdentity(member), originalDriver: member.driver, originalOverride: member.driverOverride,
+                return Assignment.Member(identity: DeviceIdentity(member, serial: context.verdicts[member.address].serial), originalDriver: member.driver, originalOverride: member.driverOverride,
                                          isBridge: member.isBridge, keptOn: member.isBridge || target == isolationDriver ? nil : target)
             },
             isolationDriver: isolationDriver)
@@ -199,8 +199,8 @@ public enum Planner {
                 plan.unchanged.append(.init(member.identity.address, "is no longer present"))
                 continue
             }
-            guard member.identity.matches(device) else {
-                plan.refusals.append(.init(device.address, "is now \(device.ids ?? "unknown"), not the \(member.identity.ids ?? "?") that was assigned: left alone"))
+            guard member.identity.matches(device, serial: context.verdicts[device.address].serial) else {
+                plan.refusals.append(.init(device.address, "is now \(device.ids ?? "unknown")\(context.verdicts[device.address].serial.map { " serial \($0)" } ?? ""), not the \(member.identity) that was assigned: left alone"))
                 continue
             }
             if member.isBridge && (device.driver == nil || device.driver == "pcieport") {
@@ -266,7 +266,12 @@ public enum Planner {
             plan.refusals.append(.init(address, "is in use by the host (\(use)): not detached; the group of \(desired.holder) is violated"))
         }
         if let mismatch = context.assignedIdentityMismatch(device) {
-            plan.refusals.append(.init(address, "is now \(device.ids ?? "a device of unknown ids"), not the \(mismatch.member.identity.ids ?? "?") assigned to \(mismatch.assignment.owner): left alone"))
+            let assigned = mismatch.member.identity
+            if assigned.ids == nil || device.ids == assigned.ids {
+                plan.refusals.append(.init(address, "shows serial \(verdict.serial ?? "none"), not the \(assigned.serial ?? "?") of the device assigned to \(mismatch.assignment.owner): left alone"))
+            } else {
+                plan.refusals.append(.init(address, "is now \(device.ids ?? "a device of unknown ids"), not the \(assigned.ids ?? "?") assigned to \(mismatch.assignment.owner): left alone"))
+            }
         }
         if let sriov = device.sriov, sriov.numVFs > 0, device.driver != nil {
             plan.refusals.append(.init(address, "has \(sriov.numVFs) VFs enabled; unbinding its driver would remove them, guests' included: left on \(device.driver!)"))

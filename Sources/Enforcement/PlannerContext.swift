@@ -45,7 +45,7 @@ public struct PlannerContext: Sendable {
     public func assignedIdentityMismatch(_ device: PCIDevice) -> (assignment: Assignment, member: Assignment.Member)? {
         guard let assignment = assignmentHolding(device),
               let member = assignment.members.first(where: { $0.identity.address == device.address }),
-              !member.identity.matches(device) else { return nil }
+              !member.identity.matches(device, serial: verdicts[device.address].serial) else { return nil }
         return (assignment, member)
     }
 

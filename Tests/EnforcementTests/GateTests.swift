@@ -77,6 +77,29 @@ import SimulatedKernel
         #expect(plan.refusals.map(\.description) == ["0000:03:01.0: is now 8086:10c9, not the 8086:100e assigned to vm1: left alone"])
     }
 
+    @Test func anotherCardWithTheSameIdsButAnotherSerialIsLeftAlone() throws {
+        // Assigned while a rule checked serials: the identity keeps the serial.
+        var assignContext = P.context(managed: [P.e1000, P.virtio])
+        assignContext.verdicts.verdicts[P.e1000]?.serial = "00-11-22-33-44-55-66-77"
+        let assignment = try #require(Planner.assign([P.e1000], owner: "vm1", in: assignContext).first?.assignment)
+        #expect(assignment.members.first { $0.identity.address == P.e1000 }?.identity.serial == "00-11-22-33-44-55-66-77")
+        // The same model swapped in: same ids, another serial, on its host driver.
+        let graph = Self.isolatedGraph { devices in
+            let index = devices.firstIndex { $0.address == P.e1000 }!
+            devices[index].driver = "e1000"
+            devices[index].driverOverride = nil
+        }
+        var context = P.context(graph: graph, managed: [P.e1000, P.virtio], assignments: [assignment])
+        context.verdicts.verdicts[P.e1000]?.serial = "00-11-22-33-44-55-66-88"
+        let plan = try #require(Planner.enforce(P.e1000, in: context))
+        #expect(plan.refusals.map(\.description) == [
+            "0000:03:01.0: shows serial 00-11-22-33-44-55-66-88, not the 00-11-22-33-44-55-66-77 of the device assigned to vm1: left alone",
+        ])
+        // The assigned card itself is put back.
+        context.verdicts.verdicts[P.e1000]?.serial = "00-11-22-33-44-55-66-77"
+        #expect(Planner.enforce(P.e1000, in: context)?.isRefused == false)
+    }
+
     // MARK: Item 5: enforcement never unbinds a PF with VFs enabled
 
     @Test func enforcementRefusesToUnbindAPFWithVFs() throws {
