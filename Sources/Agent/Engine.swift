@@ -23,10 +23,24 @@ public actor Engine {
         /// `[[assign]]` rules: devices and their owner, applied at start.
         public var staticAssignments: [StaticAssignment]
         public var stepTimeout: Duration
+        /// Host use of the given devices only, read now: asked at planning time for every device an enforcement or
+        /// `[[sriov]]` plan is about to write (the cached verdicts may be older than the host's use of it). `nil`:
+        /// taken from a fresh ``verdicts`` call.
+        public var hostUse: (@Sendable (TopologyGraph, Set<PCIAddress>) -> [PCIAddress: [String]])?
+        /// When a fight with another tool over a device counts as flapping, and how far repairs back off.
+        public var flapping: FlapDetector.Settings
+        /// Monotonic time for the flap detector (tests inject their own).
+        public var now: @Sendable () -> Duration
+        /// Runs `wake` after `delay` (a deferred repair); tests inject their own. `nil`: a task that sleeps.
+        public var scheduleWakeUp: (@Sendable (Duration, @escaping @Sendable () async -> Void) -> Void)?
 
         public init(root: SysfsRoot, writer: any SysfsAttributeWriter, journal: JournalWriter? = nil, store: AssignmentStore? = nil,
                     verdicts: @escaping @Sendable (TopologyGraph) -> VerdictTable, sriovRules: [SRIOVRule] = [],
-                    staticAssignments: [StaticAssignment] = [], stepTimeout: Duration = .seconds(10)) {
+                    staticAssignments: [StaticAssignment] = [], stepTimeout: Duration = .seconds(10),
+                    hostUse: (@Sendable (TopologyGraph, Set<PCIAddress>) -> [PCIAddress: [String]])? = nil,
+                    flapping: FlapDetector.Settings = FlapDetector.Settings(),
+                    now: @escaping @Sendable () -> Duration = { ContinuousClock.now - Engine.clockOrigin },
+                    scheduleWakeUp: (@Sendable (Duration, @escaping @Sendable () async -> Void) -> Void)? = nil) {
             self.root = root
             self.writer = writer
             self.journal = journal
@@ -35,8 +49,15 @@ public actor Engine {
             self.sriovRules = sriovRules
             self.staticAssignments = staticAssignments
             self.stepTimeout = stepTimeout
+            self.hostUse = hostUse
+            self.flapping = flapping
+            self.now = now
+            self.scheduleWakeUp = scheduleWakeUp
         }
     }
+
+    /// The origin of the default monotonic clock.
+    public static let clockOrigin = ContinuousClock.now
 
     public struct StaticAssignment: Sendable, Hashable {
         public var devices: [PCIAddress]
@@ -68,7 +89,11 @@ public actor Engine {
 
     /// Swapped only by ``reload(verdicts:sriovRules:staticAssignments:cause:)`` (SIGHUP).
     public private(set) var configuration: Configuration
-    public private(set) var graph: TopologyGraph
+    public private(set) var graph: TopologyGraph {
+        didSet { graphGeneration &+= 1 }
+    }
+    /// Counts every change made to ``graph`` (an event applied, a rescan), so a cached read-only analysis knows its age.
+    private var graphGeneration: UInt64 = 0
     public private(set) var assignments: AssignmentTable
     private var states: [Int: GroupStatus.State] = [:]
     /// Verdicts for the current device set; host-use analysis reads many files, so it is redone only when
@@ -84,9 +109,23 @@ public actor Engine {
     /// overflow the receive queue still holds events from before the loss, and they arrive after the resync; their
     /// action may be out of date (a `remove` of a VF that was created again since), so they are only re-read.
     private var resyncedThroughSeqnum: UInt64?
+    /// Devices another tool keeps taking back.
+    private var flaps: FlapDetector
+    /// Repairs deferred by a flapping back-off: device → when it may be repaired.
+    private var deferredRepairs: [PCIAddress: Duration] = [:]
+    /// The last enforcement refusal journaled per device, so that a standing refusal is journaled once.
+    private var journaledRefusals: [PCIAddress: [String]] = [:]
+    /// The analysis shared by read-only `plan` requests in flight (one at a time, off the actor).
+    private var readOnlyAnalysis: (graph: TopologyGraph, task: Task<VerdictTable, Never>)?
+    /// The last read-only analysis, reused by `plan` requests while the graph is unchanged and it is younger than
+    /// ``readOnlyAnalysisLifetime``.
+    private var lastReadOnlyAnalysis: (generation: UInt64, at: Duration, graph: TopologyGraph, verdicts: VerdictTable)?
+    /// How long a read-only analysis serves `plan` requests (host use can change without any device event).
+    static let readOnlyAnalysisLifetime: Duration = .seconds(1)
 
     public init(_ configuration: Configuration) throws {
         self.configuration = configuration
+        flaps = FlapDetector(settings: configuration.flapping)
         graph = try TopologyGraph.scan(root: configuration.root)
         assignments = try configuration.store?.load() ?? AssignmentTable()
         // Plan numbers never repeat in a journal, across processes too (a crash recovery's plan beside the plan it
@@ -112,8 +151,41 @@ public actor Engine {
                               loadedDrivers: loaded, sriovRules: Dictionary(configuration.sriovRules.map { ($0.pf, $0) }, uniquingKeysWith: { $1 }))
     }
 
+    /// `context` with host use of `addresses` read now (``Configuration/hostUse``), also kept in the cache: what
+    /// every plan that writes is planned against (DESIGN.md, "The gates").
+    private func refreshingHostUse(of addresses: Set<PCIAddress>, in context: PlannerContext) -> PlannerContext {
+        guard !addresses.isEmpty else { return context }
+        let fresh: [PCIAddress: [String]]
+        if let hostUse = configuration.hostUse {
+            fresh = hostUse(graph, addresses)
+        } else {
+            let verdicts = configuration.verdicts(graph)
+            fresh = Dictionary(uniqueKeysWithValues: addresses.map { ($0, verdicts[$0].hostUse) })
+        }
+        var context = context
+        for address in addresses {
+            var verdict = context.verdicts[address]
+            verdict.hostUse = fresh[address] ?? []
+            context.verdicts.verdicts[address] = verdict
+            verdictCache?.verdicts[address] = verdict
+        }
+        return context
+    }
+
+    /// An enforcement plan for `address`, planned twice when it writes: first against the cached verdicts (most
+    /// events need nothing), then against host use read now for the devices it writes.
+    private func planEnforcement(_ address: PCIAddress, loadedDrivers: Set<String>) -> Plan? {
+        let cached = context(loadedDrivers: loadedDrivers)
+        guard let plan = Planner.enforce(address, in: cached) else { return nil }
+        guard !plan.steps.isEmpty, !plan.isRefused else { return plan }
+        return Planner.enforce(address, in: refreshingHostUse(of: Set(plan.steps.map(\.address)), in: cached))
+    }
+
     /// Every group's state now.
     public func statuses() -> [GroupStatus] { GroupStatus.all(in: context()) }
+
+    /// Devices in a flapping episode now (another tool keeps taking them back): what `status` shows.
+    public func flappingDevices() -> [FlapDetector.Episode] { flaps.episodes(at: configuration.now()) }
 
     // MARK: Start and resync
 
@@ -143,6 +215,7 @@ public actor Engine {
         await record(.agentResynced(AgentResynced(changes: report.change.devices.count,
                                                   summary: "\(report.change.devices.count) device changes found by a full scan")),
                      cause: cause, into: &report)
+        // The cache was dropped above: these plans see host use as it is now.
         for plan in Planner.enforceAll(in: context()) {
             await enforce(plan, cause: cause, into: &report)
         }
@@ -156,8 +229,10 @@ public actor Engine {
     /// Assignments held stay held; the new rules are applied and every assignment enforced again, as at start.
     /// The caller journals `policy_loaded` (it knows the file and its hash).
     public func reload(verdicts: @escaping @Sendable (TopologyGraph) -> VerdictTable, sriovRules: [SRIOVRule],
-                       staticAssignments: [StaticAssignment], cause: Cause) async -> Report {
+                       staticAssignments: [StaticAssignment], cause: Cause,
+                       hostUse: (@Sendable (TopologyGraph, Set<PCIAddress>) -> [PCIAddress: [String]])? = nil) async -> Report {
         configuration.verdicts = verdicts
+        configuration.hostUse = hostUse
         configuration.sriovRules = sriovRules
         configuration.staticAssignments = staticAssignments
         verdictCache = nil
@@ -169,9 +244,17 @@ public actor Engine {
     private func applyPolicyRules(sriovCause: (SRIOVRule) -> Cause, resyncCause: Cause) async -> Report {
         var report = Report()
         for rule in configuration.sriovRules {
-            let plan = Planner.sriov(rule, in: context())
-            if plan.steps.isEmpty && !plan.isRefused { continue }
+            // Planned against the live graph, with the host use of the PF and its VFs read now.
+            let cached = context()
+            guard !Planner.sriov(rule, in: cached).steps.isEmpty else { continue }
+            let vfs = graph.devices[rule.pf]?.virtfns ?? []
+            let plan = Planner.sriov(rule, in: refreshingHostUse(of: Set([rule.pf] + vfs), in: cached))
+            if plan.isRefused {
+                await refuse(plan, cause: sriovCause(rule), into: &report)
+                continue
+            }
             await execute(plan, cause: sriovCause(rule), reason: "[[sriov]] rule for \(rule.pf)", into: &report)
+            verdictCache = nil
         }
         for rule in configuration.staticAssignments {
             report.merge(await assign(rule.devices, owner: rule.owner, cause: .policy(rule: rule.rule)))
@@ -215,7 +298,7 @@ public actor Engine {
             // A host driver can win the race against our probe (someone binding it by hand right after the unbind
             // we are reacting to): then it is a violation now, and the next plan unbinds it. A few rounds at most.
             for _ in 0..<3 {
-                guard let plan = Planner.enforce(address, in: context(loadedDrivers: loaded)) else { break }
+                guard let plan = planEnforcement(address, loadedDrivers: loaded) else { break }
                 let result = await enforce(plan, cause: cause, into: &report)
                 guard result?.failure?.kind == .claimedMeanwhile else { break }
             }
@@ -227,10 +310,35 @@ public actor Engine {
 
     // MARK: Requests
 
-    /// Plans without carrying out: what `plan assign` prints.
-    public func planAssign(_ addresses: [PCIAddress], owner: String, siblings: Planner.SiblingMode = .passthrough) -> [Plan] {
-        verdictCache = nil
-        return Planner.assign(addresses, owner: owner, siblings: siblings, in: context()).map(\.plan)
+    /// Plans without carrying out: what `plan assign` prints. The host-use analysis such a plan needs runs off the
+    /// actor, one at a time, shared by every `plan` request waiting for it: a loop of them (anyone in the read
+    /// group may send them) never holds up enforcement, which plans on the actor between them.
+    public func planAssign(_ addresses: [PCIAddress], owner: String, siblings: Planner.SiblingMode = .passthrough) async -> [Plan] {
+        let (graph, verdicts) = await readOnlyVerdicts()
+        let context = PlannerContext(graph: graph, verdicts: verdicts, assignments: assignments, loadedDrivers: listLoadedDrivers(),
+                                     sriovRules: Dictionary(configuration.sriovRules.map { ($0.pf, $0) }, uniquingKeysWith: { $1 }))
+        return Planner.assign(addresses, owner: owner, siblings: siblings, in: context).map(\.plan)
+    }
+
+    /// Verdicts for read-only plans: the last analysis while the graph is unchanged and it is under a second old,
+    /// else the analysis in flight, else a new one started off the actor. A loop of `plan` requests thus costs at
+    /// most one analysis a second, never on the actor.
+    private func readOnlyVerdicts() async -> (TopologyGraph, VerdictTable) {
+        let started = configuration.now()
+        if let last = lastReadOnlyAnalysis, last.generation == graphGeneration,
+           started - last.at < Self.readOnlyAnalysisLifetime {
+            return (last.graph, last.verdicts)
+        }
+        if let running = readOnlyAnalysis { return (running.graph, await running.task.value) }
+        let graph = self.graph
+        let generation = graphGeneration
+        let compute = configuration.verdicts
+        let task = Task.detached { compute(graph) }
+        readOnlyAnalysis = (graph, task)
+        let verdicts = await task.value
+        readOnlyAnalysis = nil
+        lastReadOnlyAnalysis = (generation, started, graph, verdicts)
+        return (graph, verdicts)
     }
 
     /// Isolates the whole group of each address for `owner`; nothing is written when any group is refused.
@@ -243,7 +351,9 @@ public actor Engine {
         let planned = Planner.assign(addresses, owner: owner, siblings: siblings, in: context())
         if planned.contains(where: { $0.plan.isRefused }) {
             for (plan, _) in planned {
-                report.actions.append((plan, ExecutionResult(outcome: .refused)))
+                if plan.isRefused { await refuse(plan, cause: cause, into: &report) } else {
+                    report.actions.append((plan, ExecutionResult(outcome: .refused)))
+                }
             }
             return report
         }
@@ -281,11 +391,16 @@ public actor Engine {
         var report = await healJournal()
         verdictCache = nil
         let planned = Planner.release(owner: owner, addresses: addresses, in: context())
-        for (plan, remaining) in planned {
-            if plan.isRefused {
-                report.actions.append((plan, ExecutionResult(outcome: .refused)))
-                continue
+        // One refused plan refuses the request: nothing is written (another owner's device named beside one's own).
+        if planned.contains(where: { $0.plan.isRefused }) {
+            for (plan, _) in planned {
+                if plan.isRefused { await refuse(plan, cause: cause, into: &report) } else {
+                    report.actions.append((plan, ExecutionResult(outcome: .refused)))
+                }
             }
+            return report
+        }
+        for (plan, remaining) in planned {
             guard let held = assignments.assignments.first(where: { $0.owner == plan.owner && plan.targets.allSatisfy($0.covers) }) else { continue }
             if let remaining {
                 assignments.assignments = assignments.assignments.map { $0 == held ? remaining : $0 }
@@ -293,7 +408,9 @@ public actor Engine {
                 report.actions.append((plan, ExecutionResult(outcome: .completed)))
                 continue
             }
-            let result = await execute(plan, cause: cause, reason: "release from \(held.owner)", into: &report)
+            let notices = plan.notices.map(\.description)
+            let reason = "release from \(held.owner)" + (notices.isEmpty ? "" : "; " + notices.joined(separator: "; "))
+            let result = await execute(plan, cause: cause, reason: reason, into: &report)
             // A member gone mid-release does not fail it (the executor gives the others back); a release that
             // failed and was rolled back into isolation keeps its assignment, so the group is not left on
             // vfio-pci with no owner.
@@ -322,8 +439,33 @@ public actor Engine {
                          cause: cause, into: &report)
         }
         if plan.isRefused {
-            report.actions.append((plan, ExecutionResult(outcome: .refused)))
+            // A standing refusal (a member in host use, another device at the address) is journaled once, not at
+            // every event that finds it again.
+            let reasons = plan.refusals.map(\.description)
+            if let address = plan.targets.first, journaledRefusals[address] != reasons {
+                journaledRefusals[address] = reasons
+                await refuse(plan, cause: cause, into: &report)
+            } else {
+                report.actions.append((plan, ExecutionResult(outcome: .refused)))
+            }
             return nil
+        }
+        if let address = plan.targets.first { journaledRefusals[address] = nil }
+        // A fight with another tool over this device: count it, and back off once it is flapping.
+        if let address = plan.targets.first, let device = graph.devices[address], let driver = device.driver,
+           !GroupViability.isIsolatingDriver(driver) {
+            switch flaps.fight(address, at: configuration.now()) {
+            case .repair: break
+            case .repairAndReportFlapping(let fights, let backoff):
+                await record(.flapping(Flapping(device: address, group: groupRef(device.iommuGroup ?? -1), owner: plan.owner,
+                                                driver: driver, fights: fights, windowSeconds: seconds(configuration.flapping.window),
+                                                backoffSeconds: seconds(backoff))),
+                             cause: cause, into: &report)
+            case .deferUntil(let when):
+                deferRepair(address, until: when)
+                report.notes.append("\(address) is flapping: its repair waits \(seconds(when - configuration.now())) s")
+                return nil
+            }
         }
         // The journal says what happened, as the console does (ReportText): a host driver's claim put right, or a
         // new device (a VF, a hot-plugged function) that no driver holds isolated before any host driver claims it.
@@ -331,6 +473,57 @@ public actor Engine {
         let unbinds = plan.steps.contains { if case .unbind = $0.action { return true } else { return false } }
         let reason = unbinds ? "enforce: \(targets) claimed by a host driver" : "isolate \(targets) before any host driver claims it"
         return await execute(plan, cause: cause, reason: reason, into: &report)
+    }
+
+    /// Journals a plan refused before any write (`plan_refused`) and reports it.
+    private func refuse(_ plan: Plan, cause: Cause, into report: inout Report) async {
+        await record(.planRefused(PlanRefused(kind: plan.kind.rawValue, group: plan.group.map { groupRef($0) }, owner: plan.owner,
+                                              targets: plan.targets, reasons: plan.refusals.map(\.description))),
+                     cause: cause, into: &report)
+        report.actions.append((plan, ExecutionResult(outcome: .refused)))
+    }
+
+    /// Remembers a repair a flapping back-off put off, and asks to be woken when it is due.
+    private func deferRepair(_ address: PCIAddress, until when: Duration) {
+        let alreadyScheduled = deferredRepairs[address] != nil
+        deferredRepairs[address] = when
+        guard !alreadyScheduled else { return }
+        let delay = max(when - configuration.now(), .zero)
+        let wake: @Sendable () async -> Void = { [weak self] in _ = await self?.repairDeferred() }
+        if let schedule = configuration.scheduleWakeUp {
+            schedule(delay, wake)
+        } else {
+            Task {
+                try? await Task.sleep(for: delay)
+                await wake()
+            }
+        }
+    }
+
+    /// Carries out the repairs whose flapping back-off is over (the wake-up ``deferRepair`` scheduled calls it).
+    @discardableResult
+    public func repairDeferred() async -> Report {
+        var report = Report()
+        let now = configuration.now()
+        let due = deferredRepairs.filter { $0.value <= now }.keys.sorted()
+        let loaded = listLoadedDrivers()
+        for address in due {
+            deferredRepairs[address] = nil
+            _ = graph.apply(DeviceEvent(action: .change, address: address), reading: configuration.root)
+            guard let plan = planEnforcement(address, loadedDrivers: loaded) else { continue }
+            await enforce(plan, cause: .agent("repair of \(address) after its flapping back-off"), into: &report)
+        }
+        for (address, when) in deferredRepairs where when > now {
+            deferredRepairs[address] = nil
+            deferRepair(address, until: when)
+        }
+        let groups = Set(due.compactMap { graph.devices[$0]?.iommuGroup })
+        await updateStates(groups, into: &report, cause: .agent("flapping back-off"), loadedDrivers: loaded)
+        return report
+    }
+
+    private func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     @discardableResult

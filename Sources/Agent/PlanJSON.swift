@@ -12,7 +12,7 @@ public struct PlanJSON: Encodable, Sendable {
         self.result = result
     }
 
-    enum Keys: String, CodingKey { case kind, owner, group, targets, refused, refusals, steps, unchanged, outcome, failure, executed, rollback }
+    enum Keys: String, CodingKey { case kind, owner, group, targets, refused, refusals, steps, unchanged, notices, outcome, failure, executed, rollback }
     enum NoteKeys: String, CodingKey { case device, reason }
     enum StepKeys: String, CodingKey { case device, action, path, value, expect, driver_before, driver_after, duration_ms, error, errno }
 
@@ -32,6 +32,11 @@ public struct PlanJSON: Encodable, Sendable {
         }
         var unchanged = container.nestedUnkeyedContainer(forKey: .unchanged)
         for note in plan.unchanged { try encodeNote(note, into: &unchanged) }
+        // Only when there are some (a release giving back a device the policy now protects): older output unchanged.
+        if !plan.notices.isEmpty {
+            var notices = container.nestedUnkeyedContainer(forKey: .notices)
+            for note in plan.notices { try encodeNote(note, into: &notices) }
+        }
         if let result {
             try container.encode(result.outcome.rawValue, forKey: .outcome)
             try container.encode(result.failure?.message, forKey: .failure)

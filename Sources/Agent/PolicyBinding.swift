@@ -23,6 +23,7 @@ public struct PolicyBinding: Sendable {
         let hostUse = HostUseAnalysis.analyse(graph: graph, sysfs: sysfs, proc: proc, options: policy.hostUse)
         let checksSerials = (policy.manage + policy.protect).contains { "\($0)".contains("serial") }
             || policy.assignments.contains { "\($0)".contains("serial") }
+            || policy.sriov.contains { $0.pf.serial != nil }
         var verdicts: [PCIAddress: DeviceVerdict] = [:]
         for device in graph.devices.values {
             let serial = checksSerials ? PCISerialNumber.read(device.address, root: sysfs) : nil
@@ -33,14 +34,27 @@ public struct PolicyBinding: Sendable {
             case .outsideAllowlist, .monitorOnly: break
             }
             verdict.hostUse = hostUse.verdict(for: device.address).reasons.map(\.description)
+            verdict.serial = serial.map(PCISerialNumber.normalise)
             verdicts[device.address] = verdict
         }
         return VerdictTable(verdicts, hasAllowlist: !policy.isMonitorOnly)
     }
 
-    /// The `[[sriov]]` rules as the planner takes them.
+    /// Host use of `addresses` only, read now: what the engine asks for the devices a plan is about to write
+    /// (``Engine/Configuration/hostUse``). The policy's verdicts are not recomputed.
+    public func hostUse(of addresses: Set<PCIAddress>, in graph: TopologyGraph) -> [PCIAddress: [String]] {
+        let analysis = HostUseAnalysis.analyse(graph: graph, sysfs: sysfs, proc: proc)
+        var result: [PCIAddress: [String]] = [:]
+        for address in addresses { result[address] = analysis.verdict(for: address).reasons.map(\.description) }
+        return result
+    }
+
+    /// The `[[sriov]]` rules as the planner takes them, with the PF's identity (`ids`, `serial`) the rule names.
     public var sriovRules: [Enforcement.SRIOVRule] {
-        policy.sriov.map { Enforcement.SRIOVRule(pf: $0.pf.address, numVFs: $0.numVFs, vfDriver: $0.vfDriver) }
+        policy.sriov.map {
+            Enforcement.SRIOVRule(pf: $0.pf.address, numVFs: $0.numVFs, vfDriver: $0.vfDriver, pfIDs: $0.pf.ids?.description,
+                                  pfSerial: $0.pf.serial.map(PCISerialNumber.normalise), managesPF: $0.managesPF)
+        }
     }
 
     /// The `[[assign]]` rules resolved against `graph`: the devices each one names, and their owner.

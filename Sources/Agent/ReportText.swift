@@ -82,6 +82,7 @@ public enum ReportText {
             lines.append("    rollback: \(record.step)" + (record.failure.map { " FAILED: \($0.message)" } ?? ""))
         }
         for note in plan.unchanged { lines.append("    unchanged: \(note)") }
+        for note in plan.notices { lines.append("    note: \(note)") }
         return lines
     }
 

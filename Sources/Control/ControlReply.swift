@@ -141,12 +141,31 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         }
     }
 
+    /// A device another tool keeps taking back (issue 12, item 22): still repaired, after a back-off.
+    public struct Flap: Codable, Sendable, Equatable {
+        public var device: String
+        /// Repairs within the detector's window.
+        public var fights: Int
+        /// The wait before each repair now.
+        public var backoffSeconds: Double
+        enum CodingKeys: String, CodingKey {
+            case device, fights
+            case backoffSeconds = "backoff_seconds"
+        }
+    }
+
     public var agent: Agent
     public var groups: [Group]
     public var assignments: [Held]
+    /// Devices in a flapping episode; absent when there are none.
+    public var flapping: [Flap]?
 
-    public init(agent: Agent, statuses: [GroupStatus], assignments: AssignmentTable) {
+    public init(agent: Agent, statuses: [GroupStatus], assignments: AssignmentTable, flapping: [FlapDetector.Episode] = []) {
         self.agent = agent
+        self.flapping = flapping.isEmpty ? nil : flapping.map {
+            Flap(device: $0.address.description, fights: $0.fights,
+                 backoffSeconds: Double($0.backoff.components.seconds) + Double($0.backoff.components.attoseconds) / 1e18)
+        }
         groups = statuses.map {
             Group(group: $0.group, state: $0.state.rawValue, owner: $0.owner, members: $0.members.map(\.description), reasons: $0.reasons)
         }
@@ -177,6 +196,9 @@ public struct AgentStatus: Codable, Sendable, Equatable {
                 + " [\(group.members.joined(separator: ", "))]"
             if !group.reasons.isEmpty && group.state != "isolated" && group.state != "host" { line += ": " + group.reasons.joined(separator: "; ") }
             text += escapedForTerminal(line) + "\n"
+        }
+        for flap in flapping ?? [] {
+            text += "flapping: \(flap.device) taken back \(flap.fights) times by another tool; still repaired, each repair after \(flap.backoffSeconds) s\n"
         }
         return text
     }

@@ -111,7 +111,8 @@ public struct ControlService: Sendable {
             return ControlReply(ok: true, exitCode: plans.contains(where: \.isRefused) ? 1 : 0,
                                 output: try PlanOutput.render(plans, json: json), plans: plans.map { PlanJSON($0) })
         case .status:
-            var status = AgentStatus(agent: agent(), statuses: await engine.statuses(), assignments: await engine.assignments)
+            var status = AgentStatus(agent: agent(), statuses: await engine.statuses(), assignments: await engine.assignments,
+                                     flapping: await engine.flappingDevices())
             status.agent.journalProblem = await engine.journalProblem
             return ControlReply(ok: true, exitCode: 0, output: json ? try JSONRendering.render(status) : status.text, status: status)
         case .list:

@@ -30,6 +30,7 @@ public enum PlanOutput {
                 text += escapedForTerminal("  \(number + 1). \(step)    (write \"\(withoutNewline(step.value))\" to \(step.attributePath))") + "\n"
             }
             for note in plan.unchanged { text += "  unchanged: \(escapedForTerminal("\(note)"))\n" }
+            for note in plan.notices { text += "  note: \(escapedForTerminal("\(note)"))\n" }
             output += text
         }
         return output

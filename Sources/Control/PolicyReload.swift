@@ -53,7 +53,8 @@ public enum PolicyReload {
         _ = try? await journal?.append(.policyLoaded(PolicyLoaded(path: policy.file, sha256: digest, rules: rules)), cause: .agent("SIGHUP"))
         let graph = await engine.graph
         let report = await engine.reload(verdicts: { binding.verdicts(for: $0) }, sriovRules: binding.sriovRules,
-                                         staticAssignments: binding.staticAssignments(in: graph), cause: .agent("SIGHUP: policy reloaded"))
+                                         staticAssignments: binding.staticAssignments(in: graph), cause: .agent("SIGHUP: policy reloaded"),
+                                         hostUse: { binding.hostUse(of: $1, in: $0) })
         return Outcome(binding: binding, message: "policy \(policy.file) loaded: \(rules) rule(s)", report: report)
     }
 }

@@ -9,11 +9,15 @@ public struct DeviceVerdict: Sendable, Hashable, Codable {
     public var protectedBy: String?
     /// Why the host needs it (a mounted filesystem, an interface that is up, the boot VGA...); empty when it is free.
     public var hostUse: [String]
+    /// The PCI serial number (Device Serial Number capability), normalised (lower-case, dash-separated bytes), when
+    /// a rule checks one and it could be read; `nil` otherwise.
+    public var serial: String?
 
-    public init(managedBy: String? = nil, protectedBy: String? = nil, hostUse: [String] = []) {
+    public init(managedBy: String? = nil, protectedBy: String? = nil, hostUse: [String] = [], serial: String? = nil) {
         self.managedBy = managedBy
         self.protectedBy = protectedBy
         self.hostUse = hostUse
+        self.serial = serial
     }
 
     /// A device the agent may write to: managed, not protected, not in host use.

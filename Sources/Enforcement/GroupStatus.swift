@@ -40,11 +40,20 @@ public struct GroupStatus: Sendable, Hashable, Codable {
             return GroupStatus(group: number, members: addresses, state: viability.viable ? .isolated : .violated,
                                owner: assignment.owner, reasons: viability.reasons)
         }
-        // VFs kept off host drivers by an `[[sriov]]` rule are held too, by the rule.
+        // VFs an `[[sriov]]` rule keeps on its `vf_driver` are held too, by the rule. A VF on the driver the rule
+        // chose is where it belongs, even a host driver (`vf_driver = "nvme"`): then the group is the host's.
         if !members.isEmpty, members.allSatisfy({ $0.isBridge || context.desiredDriver(of: $0) != nil }),
            let pf = members.lazy.compactMap(\.physfn).first {
-            let viability = GroupViability.of(members)
-            return GroupStatus(group: number, members: addresses, state: viability.viable ? .isolated : .violated,
+            let misplaced = members.filter { member in
+                guard let desired = context.desiredDriver(of: member)?.driver else { return false }
+                return member.driver != desired && !(GroupViability.isIsolatingDriver(desired) && GroupViability.keepsGroupViable(member))
+            }
+            let viability = GroupViability.of(misplaced)
+            let isolating = members.allSatisfy { member in
+                context.desiredDriver(of: member).map { GroupViability.isIsolatingDriver($0.driver) || $0.driver == "none" } ?? true
+            }
+            return GroupStatus(group: number, members: addresses,
+                               state: !viability.viable ? .violated : isolating ? .isolated : .host,
                                owner: "[[sriov]] \(pf)", reasons: viability.reasons)
         }
         var reasons: [String] = []
@@ -55,6 +64,9 @@ public struct GroupStatus: Sendable, Hashable, Codable {
             let written = !(member.isBridge && (member.driver == nil || member.driver == "pcieport"))
             if written && verdict.managedBy == nil && context.verdicts.hasAllowlist {
                 reasons.append("\(member.address) is outside the allowlist")
+            }
+            if let problem = member.problems.first(where: { $0.attribute == "iommu_group" }) {
+                reasons.append("\(member.address): its iommu_group link cannot be read (\(problem.message)), so the group's membership is unsure")
             }
             for use in verdict.hostUse { reasons.append("\(member.address) is in use by the host: \(use)") }
         }

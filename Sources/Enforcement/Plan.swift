@@ -24,6 +24,9 @@ public struct Plan: Sendable, Hashable, Codable {
     public var unchanged: [Note]
     /// Why the plan may not be carried out; empty when it may.
     public var refusals: [Note]
+    /// What the operator should know about a plan that goes ahead (a release that gives a device the policy now
+    /// protects back to the driver it had); journaled with the plan.
+    public var notices: [Note] = []
 
     public struct Note: Sendable, Hashable, Codable, CustomStringConvertible {
         public var address: PCIAddress?

@@ -80,6 +80,9 @@ public enum Planner {
             for use in verdict.hostUse {
                 plan.refusals.append(.init(member.address, "is in use by the host: \(use)"))
             }
+            if let problem = member.problems.first(where: { $0.attribute == "iommu_group" }) {
+                plan.refusals.append(.init(member.address, "its iommu_group link cannot be read (\(problem.message)); the group's membership is unsure, so it is not assigned"))
+            }
             if member.problems.contains(where: { $0.attribute == "driver" || $0.attribute == "driver_override" }) {
                 plan.refusals.append(.init(member.address, "its driver state cannot be read (\(member.problems.map(\.description).joined(separator: "; ")))"))
             }
@@ -96,10 +99,10 @@ public enum Planner {
         guard !plan.isRefused else { return (plan, nil) }
         var assignment = Assignment(
             owner: owner,
-            requested: targets.compactMap { context.graph.devices[$0].map(DeviceIdentity.init) },
+            requested: targets.compactMap { address in context.graph.devices[address].map { DeviceIdentity($0, serial: context.verdicts[address].serial) } },
             members: members.map { member in
                 let target = targets.contains(member.address) ? isolationDriver : siblingDriver(siblings, isolationDriver)
-                return Assignment.Member(identity: DeviceIdentity(member), originalDriver: member.driver, originalOverride: member.driverOverride,
+                return Assignment.Member(identity: DeviceIdentity(member, serial: context.verdicts[member.address].serial), originalDriver: member.driver, originalOverride: member.driverOverride,
                                          isBridge: member.isBridge, keptOn: member.isBridge || target == isolationDriver ? nil : target)
             },
             isolationDriver: isolationDriver)
@@ -146,10 +149,14 @@ public enum Planner {
 
     /// Plans returning the group(s) of `owner`, or the group of each address, to the drivers they had.
     /// A group whose other requested devices are still assigned stays isolated.
+    ///
+    /// With both an owner and addresses, the request means that owner's assignment of those addresses: an address
+    /// another owner holds is refused (naming the holder), and so is the whole request with it (``Engine`` writes
+    /// nothing when any plan is refused).
     public static func release(owner: String?, addresses: [PCIAddress], in context: PlannerContext) -> [(plan: Plan, remaining: Assignment?)] {
         var results: [(Plan, Assignment?)] = []
         var handled: [Assignment] = []
-        if let owner {
+        if let owner, addresses.isEmpty {
             let held = context.assignments.assignments(of: owner)
             if held.isEmpty {
                 results.append((Plan(kind: .release, owner: owner, targets: [], refusals: [.init(nil, "\(owner) holds no assignment")]), nil))
@@ -158,10 +165,16 @@ public enum Planner {
                 results.append(releaseAssignment(assignment, releasing: assignment.requested.map(\.address), in: context))
                 handled.append(assignment)
             }
+            return results
         }
         for address in addresses {
             guard let assignment = context.assignments.assignment(covering: address) else {
-                results.append((Plan(kind: .release, targets: [address], refusals: [.init(address, "is not assigned")]), nil))
+                results.append((Plan(kind: .release, owner: owner, targets: [address], refusals: [.init(address, "is not assigned")]), nil))
+                continue
+            }
+            if let owner, assignment.owner != owner {
+                results.append((Plan(kind: .release, owner: owner, targets: [address], group: context.graph.devices[address]?.iommuGroup,
+                                     refusals: [.init(address, "is assigned to \(assignment.owner), not \(owner): only its owner's release returns it")]), nil))
                 continue
             }
             guard !handled.contains(assignment) else { continue }
@@ -186,8 +199,8 @@ public enum Planner {
                 plan.unchanged.append(.init(member.identity.address, "is no longer present"))
                 continue
             }
-            guard member.identity.matches(device) else {
-                plan.refusals.append(.init(device.address, "is now \(device.ids ?? "unknown"), not the \(member.identity.ids ?? "?") that was assigned: left alone"))
+            guard member.identity.matches(device, serial: context.verdicts[device.address].serial) else {
+                plan.refusals.append(.init(device.address, "is now \(device.ids ?? "unknown")\(context.verdicts[device.address].serial.map { " serial \($0)" } ?? ""), not the \(member.identity) that was assigned: left alone"))
                 continue
             }
             if member.isBridge && (device.driver == nil || device.driver == "pcieport") {
@@ -196,6 +209,14 @@ public enum Planner {
             }
             let steps = restoreSteps(device, driver: member.originalDriver, override: member.originalOverride, loaded: context.loadedDrivers)
             if steps.isEmpty { plan.unchanged.append(.init(device.address, "already on \(device.driver ?? "no driver")")) }
+            // Returning a device to the driver it had is what protection wants, so a device the policy now protects
+            // or no longer manages (assigned under an earlier policy) is still given back; the plan says so.
+            let verdict = context.verdicts[device.address]
+            if !steps.isEmpty, let rule = verdict.protectedBy {
+                plan.notices.append(.init(device.address, "is protected by the policy (\(rule)): given back to \(member.originalDriver ?? "no driver"), the driver it had before the assignment"))
+            } else if !steps.isEmpty, verdict.managedBy == nil {
+                plan.notices.append(.init(device.address, "is no longer inside the allowlist ([manage]): given back to \(member.originalDriver ?? "no driver"), the driver it had before the assignment"))
+            }
             plan.steps += steps
         }
         return (plan, nil)
@@ -220,8 +241,8 @@ public enum Planner {
 
     /// Plans putting `address` back on the driver its assignment or `[[sriov]]` rule keeps it on, when a host driver
     /// holds it. `nil` when nothing holds the device or it is already where it belongs. A member the agent may not
-    /// write (outside the allowlist, protected, in host use) gives a refused plan: the group is violated and the
-    /// operator must act.
+    /// write (outside the allowlist, protected, in host use, not the device that was assigned, a PF with VFs
+    /// enabled) gives a refused plan: the group is violated and the operator must act.
     public static func enforce(_ address: PCIAddress, in context: PlannerContext) -> Plan? {
         guard let device = context.graph.devices[address], let desired = context.desiredDriver(of: device) else { return nil }
         if device.driver == desired.driver { return nil }
@@ -230,10 +251,12 @@ public enum Planner {
         // probe, a VF whose override was set after its `add`), so it is probed.
         if device.driver == nil && device.driverOverride == desired.driver && desired.driver == "none" { return nil }
         if let driver = device.driver, GroupViability.isIsolatingDriver(driver), device.driverOverride == desired.driver { return nil }
-        var plan = Plan(kind: .enforce, owner: context.assignmentHolding(device)?.owner, targets: [address], group: device.iommuGroup)
+        let assignment = context.assignmentHolding(device)
+        var plan = Plan(kind: .enforce, owner: assignment?.owner, targets: [address], group: device.iommuGroup)
         let verdict = context.verdicts[address]
-        let isSRIOVVF = device.physfn.map { context.sriovRules[$0] != nil } ?? false
-        if verdict.managedBy == nil && !isSRIOVVF {
+        // A VF held by its PF's rule passed the rule's gates (``PlannerContext/sriovRuleHolding(_:)``): the rule admits it.
+        let admittedByRule = assignment == nil && context.sriovRuleHolding(device) != nil
+        if verdict.managedBy == nil && !admittedByRule {
             plan.refusals.append(.init(address, "is outside the allowlist ([manage]): cannot isolate it, the group of \(desired.holder) is violated"))
         }
         if let rule = verdict.protectedBy {
@@ -242,11 +265,24 @@ public enum Planner {
         for use in verdict.hostUse {
             plan.refusals.append(.init(address, "is in use by the host (\(use)): not detached; the group of \(desired.holder) is violated"))
         }
-        if !context.loadedDrivers.contains(desired.driver) {
+        if let mismatch = context.assignedIdentityMismatch(device) {
+            let assigned = mismatch.member.identity
+            if assigned.ids == nil || device.ids == assigned.ids {
+                plan.refusals.append(.init(address, "shows serial \(verdict.serial ?? "none"), not the \(assigned.serial ?? "?") of the device assigned to \(mismatch.assignment.owner): left alone"))
+            } else {
+                plan.refusals.append(.init(address, "is now \(device.ids ?? "a device of unknown ids"), not the \(assigned.ids ?? "?") assigned to \(mismatch.assignment.owner): left alone"))
+            }
+        }
+        if let sriov = device.sriov, sriov.numVFs > 0, device.driver != nil {
+            plan.refusals.append(.init(address, "has \(sriov.numVFs) VFs enabled; unbinding its driver would remove them, guests' included: left on \(device.driver!)"))
+        }
+        // `none` (a sibling quarantined by `--quarantine none`) is no driver at all: nothing to load.
+        if desired.driver != "none" && !context.loadedDrivers.contains(desired.driver) {
             plan.refusals.append(.init(nil, "driver \(desired.driver) is not loaded: modprobe \(desired.driver)"))
         }
         plan.steps = isolationSteps(device, driver: desired.driver)
-        if device.driver == nil && !plan.steps.contains(where: { if case .probe = $0.action { return true } else { return false } }) {
+        if desired.driver != "none", device.driver == nil,
+           !plan.steps.contains(where: { if case .probe = $0.action { return true } else { return false } }) {
             plan.steps.append(PlanStep(address, .probe(expect: desired.driver)))
         }
         return plan
@@ -259,8 +295,36 @@ public enum Planner {
 
     // MARK: SR-IOV
 
+    /// The gates a `[[sriov]]` rule's PF must pass before the rule writes anything or holds any VF, evaluated against
+    /// the live graph: an allowlist exists (not monitor-only); the PF is the device the rule names (`ids`, `serial`);
+    /// it is inside `[manage]` (or the rule says `manage_pf = true`); it is not protected; its group is not assigned.
+    /// Host use, of the PF and every VF, is checked by ``sriov(_:in:)`` for the writes it plans.
+    public static func sriovGates(_ rule: SRIOVRule, pf: PCIDevice, in context: PlannerContext) -> [Plan.Note] {
+        var refusals: [Plan.Note] = []
+        let verdict = context.verdicts[pf.address]
+        if !context.verdicts.hasAllowlist {
+            refusals.append(.init(nil, "the policy has no [manage] allowlist: vfio-warden only watches (monitor-only)"))
+        }
+        if let ids = rule.pfIDs, pf.ids != ids {
+            refusals.append(.init(pf.address, "is \(pf.ids ?? "a device of unknown ids"), not the \(ids) its [[sriov]] rule names: left alone"))
+        }
+        if let serial = rule.pfSerial, verdict.serial != serial {
+            refusals.append(.init(pf.address, "shows serial \(verdict.serial ?? "none"), not the \(serial) its [[sriov]] rule names: left alone"))
+        }
+        if let protected = verdict.protectedBy {
+            refusals.append(.init(pf.address, "is protected by the policy (\(protected))"))
+        } else if verdict.managedBy == nil && !rule.managesPF && context.verdicts.hasAllowlist {
+            refusals.append(.init(pf.address, "is outside the allowlist ([manage]) and its [[sriov]] rule does not say manage_pf = true, so it may not be written"))
+        }
+        if let holder = context.assignmentHolding(pf) {
+            refusals.append(.init(pf.address, "its group \(pf.iommuGroup.map(String.init) ?? "?") is assigned to \(holder.owner): its SR-IOV state is the guest's"))
+        }
+        return refusals
+    }
+
     /// Plans a PF's `[[sriov]]` rule: `sriov_drivers_autoprobe` to 0 (so no host driver probes new VFs), then the
-    /// VF count. VFs themselves are isolated by ``enforce(_:in:)`` as they appear.
+    /// VF count. VFs themselves are isolated by ``enforce(_:in:)`` as they appear. Refused unless the PF passes
+    /// ``sriovGates(_:pf:in:)`` and neither the PF nor any of its VFs is in host use.
     public static func sriov(_ rule: SRIOVRule, in context: PlannerContext) -> Plan {
         var plan = Plan(kind: .sriov, targets: [rule.pf])
         guard let pf = context.graph.devices[rule.pf] else {
@@ -272,8 +336,14 @@ public enum Planner {
             plan.refusals.append(.init(rule.pf, "is not SR-IOV capable (no sriov_totalvfs)"))
             return plan
         }
-        if let protected = context.verdicts[rule.pf].protectedBy {
-            plan.refusals.append(.init(rule.pf, "is protected by the policy (\(protected))"))
+        plan.refusals += sriovGates(rule, pf: pf, in: context)
+        for use in context.verdicts[rule.pf].hostUse {
+            plan.refusals.append(.init(rule.pf, "is in use by the host: \(use)"))
+        }
+        for vf in pf.virtfns {
+            for use in context.verdicts[vf].hostUse {
+                plan.refusals.append(.init(vf, "(a VF of \(rule.pf)) is in use by the host: \(use)"))
+            }
         }
         if rule.numVFs > sriov.totalVFs {
             plan.refusals.append(.init(rule.pf, "numvfs \(rule.numVFs) is more than its sriov_totalvfs \(sriov.totalVFs)"))

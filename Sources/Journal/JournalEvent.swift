@@ -21,6 +21,10 @@ public enum RecordKind: String, Codable, Sendable, CaseIterable {
     case recovery = "recovery"
     /// A plan's end and its outcome (schema 2). Added after `recovery`, so every earlier kind keeps its ``messageID``.
     case planFinished = "plan_finished"
+    /// A request or a policy rule the planner refused before any write, with its reasons.
+    case planRefused = "plan_refused"
+    /// A device another tool keeps taking back: the agent noticed, and repairs it with a back-off.
+    case flapping = "flapping"
 
     /// The journald `MESSAGE_ID` of the kind: a fixed 128-bit id, so `journalctl MESSAGE_ID=...` finds every record of it.
     public var messageID: String {
@@ -283,6 +287,41 @@ public struct RecordRefused: Codable, Sendable, Equatable {
     }
 }
 
+/// A plan the planner refused before any write (a release naming another owner's device, an `[[sriov]]` rule whose
+/// PF fails a gate, enforcement that may not touch a device): what was asked and why not.
+public struct PlanRefused: Codable, Sendable, Equatable {
+    /// `assign`, `release`, `enforce`, `sriov`.
+    public var kind: String
+    public var group: GroupRef?
+    public var owner: String?
+    /// The devices asked for.
+    public var targets: [PCIAddress]
+    /// One sentence per reason, each naming its device (`0000:03:01.0: is assigned to vm1, not vm2`).
+    public var reasons: [String]
+    public init(kind: String, group: GroupRef? = nil, owner: String? = nil, targets: [PCIAddress], reasons: [String]) {
+        self.kind = kind; self.group = group; self.owner = owner; self.targets = targets; self.reasons = reasons
+    }
+}
+
+/// A device another tool keeps taking back from the agent: `fights` repairs within `windowSeconds`. Journaled once
+/// per episode; repairs go on, each after `backoffSeconds`.
+public struct Flapping: Codable, Sendable, Equatable {
+    public var device: PCIAddress
+    public var group: GroupRef?
+    public var owner: String?
+    /// The driver that took it last.
+    public var driver: String?
+    public var fights: Int
+    public var windowSeconds: Double
+    /// The wait before the next repair (it doubles while the fight goes on, up to a bound).
+    public var backoffSeconds: Double
+    public init(device: PCIAddress, group: GroupRef? = nil, owner: String? = nil, driver: String? = nil, fights: Int,
+                windowSeconds: Double, backoffSeconds: Double) {
+        self.device = device; self.group = group; self.owner = owner; self.driver = driver; self.fights = fights
+        self.windowSeconds = windowSeconds; self.backoffSeconds = backoffSeconds
+    }
+}
+
 /// What a record says happened, with its typed payload.
 public enum JournalEvent: Sendable, Equatable {
     case eventSeen(EventSeen)
@@ -301,6 +340,8 @@ public enum JournalEvent: Sendable, Equatable {
     case recordRefused(RecordRefused)
     case recovery(Recovery)
     case planFinished(PlanFinished)
+    case planRefused(PlanRefused)
+    case flapping(Flapping)
 
     public var kind: RecordKind {
         switch self {
@@ -320,6 +361,8 @@ public enum JournalEvent: Sendable, Equatable {
         case .recordRefused: .recordRefused
         case .recovery: .recovery
         case .planFinished: .planFinished
+        case .planRefused: .planRefused
+        case .flapping: .flapping
         }
     }
 
@@ -331,6 +374,7 @@ public enum JournalEvent: Sendable, Equatable {
         for d in group?.devices ?? [] { add(d) }
         if case .actionPlanned(let plan) = self { for s in plan.steps { add(s.device) } }
         if case .recovery(let recovery) = self { for s in recovery.devices { add(s.device) } }
+        if case .planRefused(let refused) = self { for d in refused.targets { add(d) } }
         return result
     }
 
@@ -341,6 +385,7 @@ public enum JournalEvent: Sendable, Equatable {
         case .violationDetected(let v): v.device
         case .stepStarted(let s): s.device
         case .stepFinished(let s): s.device
+        case .flapping(let f): f.device
         default: nil
         }
     }
@@ -353,6 +398,8 @@ public enum JournalEvent: Sendable, Equatable {
         case .violationDetected(let v): v.group
         case .actionPlanned(let p): p.group
         case .recovery(let r): r.group
+        case .planRefused(let r): r.group
+        case .flapping(let f): f.group
         case .assignmentMade(let a), .assignmentReleased(let a): a.group
         default: nil
         }
@@ -365,6 +412,8 @@ public enum JournalEvent: Sendable, Equatable {
         case .violationDetected(let v): v.owner
         case .actionPlanned(let p): p.owner
         case .recovery(let r): r.owner
+        case .planRefused(let r): r.owner
+        case .flapping(let f): f.owner
         case .assignmentMade(let a), .assignmentReleased(let a): a.owner
         default: nil
         }
@@ -387,6 +436,8 @@ public enum JournalEvent: Sendable, Equatable {
         case .recordRefused(let p): try c.encode(p, forKey: key)
         case .recovery(let p): try c.encode(p, forKey: key)
         case .planFinished(let p): try c.encode(p, forKey: key)
+        case .planRefused(let p): try c.encode(p, forKey: key)
+        case .flapping(let p): try c.encode(p, forKey: key)
         }
     }
 
@@ -408,6 +459,8 @@ public enum JournalEvent: Sendable, Equatable {
         case .recordRefused: .recordRefused(try c.decode(RecordRefused.self, forKey: key))
         case .recovery: .recovery(try c.decode(Recovery.self, forKey: key))
         case .planFinished: .planFinished(try c.decode(PlanFinished.self, forKey: key))
+        case .planRefused: .planRefused(try c.decode(PlanRefused.self, forKey: key))
+        case .flapping: .flapping(try c.decode(Flapping.self, forKey: key))
         }
     }
 }

@@ -67,7 +67,8 @@ public final class JournalMirror: Sendable {
     /// syslog priorities: 3 err, 4 warning, 5 notice, 6 info.
     static func priority(of record: JournalRecord) -> Int {
         switch record.event {
-        case .violationDetected, .recordRefused: 4
+        case .violationDetected, .recordRefused, .flapping: 4
+        case .planRefused: 5
         case .policyRejected: 3
         case .stepFinished(let s): s.succeeded ? 6 : 3
         case .recovery(let r): r.outcome == .failed ? 3 : 5

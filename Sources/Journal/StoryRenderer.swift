@@ -56,6 +56,12 @@ public enum StoryRenderer {
         case .planFinished(let f):
             return "plan \(f.planID) (\(f.kind.rawValue)) \(f.outcome.rawValue.replacingOccurrences(of: "_", with: " "))"
                 + (f.failure.map { ": \($0)" } ?? "")
+        case .planRefused(let r):
+            return "\(r.kind) of \(r.targets.map(\.description).joined(separator: ", "))" + (r.owner.map { " (owner \($0))" } ?? "")
+                + " refused, nothing written: " + r.reasons.joined(separator: "; ")
+        case .flapping(let f):
+            return "\(f.device) is flapping: taken back \(f.fights) times in \(Int(f.windowSeconds)) s"
+                + (f.driver.map { " (by \($0))" } ?? "") + "; still repaired, each repair after \(f.backoffSeconds) s"
         }
     }
 

@@ -12,6 +12,8 @@ public struct NodeMetrics: Sendable, Equatable {
     /// udev events the agent saw, by action (`add`, `remove`, `bind`, `unbind`, `change`).
     public var eventsByAction: [String: Int] = [:]
     public var violations = 0
+    /// Flapping episodes journaled (`flapping` records), by device: another tool kept taking the device back.
+    public var flappingByDevice: [String: Int] = [:]
     public var failedSteps = 0
     /// Enforcement latencies in nanoseconds: violation found → device back off the host driver (``JournalStats``).
     public var enforcementLatencies: [UInt64] = []
@@ -43,6 +45,7 @@ public struct NodeMetrics: Sendable, Equatable {
                 journalOutages += 1
                 journalLostRecords += lost
             }
+            if case .flapping(let flap) = record.event { flappingByDevice[flap.device.description, default: 0] += 1 }
         }
         for (kind, count) in stats.perKind { recordsPerKind[kind.rawValue, default: 0] += count }
         violations += stats.perKind[.violationDetected, default: 0]
@@ -86,6 +89,11 @@ public struct NodeMetrics: Sendable, Equatable {
 
         family("vfio_warden_violations_total", "counter", "Members of assigned groups found on a host driver.")
         sample("vfio_warden_violations_total", "\(violations)")
+
+        family("vfio_warden_flapping_total", "counter", "Flapping episodes: another tool kept taking a device back (repairs went on, backed off), by device.")
+        for (device, count) in flappingByDevice.sorted(by: { $0.key < $1.key }) {
+            sample("vfio_warden_flapping_total", [("device", device)], "\(count)")
+        }
 
         family("vfio_warden_failed_steps_total", "counter", "Sysfs write steps that failed.")
         sample("vfio_warden_failed_steps_total", "\(failedSteps)")

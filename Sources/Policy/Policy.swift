@@ -333,12 +333,17 @@ public struct SRIOVRule: Sendable, Hashable {
     public var numVFs: Int
     /// Default `vfio-pci`.
     public var vfDriver: String
+    /// `manage_pf = true`: the rule may write its PF (`sriov_drivers_autoprobe`, `sriov_numvfs`) although `[manage]`
+    /// does not list it. Default `false`: the PF must be inside `[manage]`.
+    public var managesPF: Bool
 
-    public init(path: String, position: SourcePosition? = nil, pf: DeviceReference, numVFs: Int, vfDriver: String = "vfio-pci") {
+    public init(path: String, position: SourcePosition? = nil, pf: DeviceReference, numVFs: Int, vfDriver: String = "vfio-pci",
+                managesPF: Bool = false) {
         self.path = path
         self.position = position
         self.pf = pf
         self.numVFs = numVFs
         self.vfDriver = vfDriver
+        self.managesPF = managesPF
     }
 }

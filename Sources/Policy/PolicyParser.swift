@@ -223,7 +223,7 @@ struct PolicyParser {
     }
 
     mutating func sriovRule(_ table: TOMLTable, at path: String) -> SRIOVRule? {
-        checkKeys(table, at: path, allowed: ["pf", "numvfs", "vf_driver"])
+        checkKeys(table, at: path, allowed: ["pf", "numvfs", "vf_driver", "manage_pf"])
         var pf: DeviceReference?
         if let value = table["pf"] { pf = deviceReference(value, at: "\(path).pf") } else {
             fail(.missingKey, path, "missing key 'pf' (the physical function's PCI address)")
@@ -250,8 +250,15 @@ struct PolicyParser {
                 }
             }
         }
+        var managesPF = false
+        if let value = table["manage_pf"] {
+            if let flag = value.bool { managesPF = flag } else {
+                fail(.wrongType, "\(path).manage_pf", "expected true or false (whether this rule may write its PF although [manage] does not list it), found \(typeName(value))")
+            }
+        }
         guard let pf, let numVFs else { return nil }
-        return SRIOVRule(path: path, position: locator.position(of: path), pf: pf, numVFs: numVFs, vfDriver: driver)
+        return SRIOVRule(path: path, position: locator.position(of: path), pf: pf, numVFs: numVFs, vfDriver: driver,
+                         managesPF: managesPF)
     }
 
     /// Contradictions between sections: assigning a protected device, one device for two owners, two rules for one PF.

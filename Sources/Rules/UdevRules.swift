@@ -126,9 +126,11 @@ public struct UdevRulesGenerator: Sendable {
     func sriovLines(_ rule: SRIOVRule, warnings: inout [String]) -> [String] {
         let pf = rule.pf.address
         let scanned = graph?.devices[pf]
-        // As the planner: an [[sriov]] rule is itself the permission to write the PF's sriov_* attributes and to
-        // hold its VFs on vf_driver; only [protect] overrides it.
-        if let verdict = protection(pf) {
+        // As the planner (Planner.sriovGates): the rule may write its PF's sriov_* attributes and hold its VFs on
+        // vf_driver only when the PF is inside [manage] or the rule says manage_pf = true, is not protected, and the
+        // policy is not monitor-only.
+        if let verdict = protection(pf) ?? (policy.isMonitorOnly ? "the policy is monitor-only" : nil)
+            ?? (rule.managesPF || isManaged(pf) ? nil : "it is outside the allowlist ([manage]) and the rule does not say manage_pf = true") {
             warnings.append("\(rule.path): PF \(pf) gets no rule: \(verdict)")
             return ["# \(rule.path): PF \(pf): no rule, \(verdict).", ""]
         }
@@ -237,6 +239,14 @@ public struct UdevRulesGenerator: Sendable {
     }
 
     /// The `[protect]` rule that covers the device at `address` (by the scan, or by an address rule without one).
+    /// Whether `[manage]` admits the PF at `address`: by its verdict when it is in the scan, else by an address rule.
+    func isManaged(_ address: PCIAddress) -> Bool {
+        if let graph, let device = graph.devices[address] { return policy.isManaged(device, in: graph) != nil }
+        return policy.manage.contains {
+            if case .device(let reference) = $0.selector { reference.address == address } else { false }
+        }
+    }
+
     func protection(_ address: PCIAddress) -> String? {
         if let graph, let device = graph.devices[address] {
             return policy.isProtected(device).map { "protected by \($0)" }

@@ -21,6 +21,7 @@ public enum BuiltInScenario {
         pf = "0000:02:00.0"
         numvfs = 2
         vf_driver = "vfio-pci"
+        manage_pf = true                                     # the PF itself is not in [manage]: this rule may write it
         """
 
     public static let scenario = Scenario(

@@ -75,6 +75,15 @@ public struct DeviceReader: Sendable {
                 device.problems.append(DeviceProblem(attribute: "iommu_group", message: "link names '\(groupName)', not a group number"))
             }
         }
+        if device.iommuGroup == nil, let listed = groupListing(address) {
+            // The kernel lists the device in a group its own link did not name: a read error must never shrink a
+            // group, so it stays a member, with the problem kept (the planner blocks a group with such a member).
+            device.iommuGroup = listed
+            if !device.problems.contains(where: { $0.attribute == PCIAttribute.iommuGroup.rawValue }) {
+                device.problems.append(DeviceProblem(attribute: PCIAttribute.iommuGroup.rawValue,
+                                                     message: "link missing, but \(PCIPaths.groupDevices(listed)) lists the device"))
+            }
+        }
         if let pfName = readLinkedName(.physfn, in: directory, into: &device) {
             if let pf = PCIAddress(pfName) {
                 device.physfn = pf
@@ -156,6 +165,17 @@ public struct DeviceReader: Sendable {
             }
         }
         return SRIOVState(totalVFs: total, numVFs: numVFs, driversAutoprobe: autoprobe)
+    }
+
+    /// The group whose `kernel/iommu_groups/N/devices` holds an entry for `address`, when the device's own
+    /// `iommu_group` link did not give one (missing, dangling, unreadable). Lists the groups only then.
+    private func groupListing(_ address: PCIAddress) -> Int? {
+        let names = knownTargets?.groups ?? Set((try? root.list(PCIPaths.iommuGroups)) ?? [])
+        for name in names {
+            guard let number = Int(name), number >= 0 else { continue }
+            if root.existsWithoutFollowing(PCIPaths.groupDevices(number) + "/" + address.description) { return number }
+        }
+        return nil
     }
 
     /// Reads an attribute's text; a missing file is a problem unless `optional`.

@@ -137,7 +137,8 @@ struct AgentCommand: AsyncParsableCommand {
         let status: @Sendable () async -> String = {
             var info = currentInfo()
             info.journalProblem = await engine.journalProblem
-            let summary = AgentStatus(agent: info, statuses: await engine.statuses(), assignments: await engine.assignments).summaryLine
+            let summary = AgentStatus(agent: info, statuses: await engine.statuses(), assignments: await engine.assignments,
+                                      flapping: await engine.flappingDevices()).summaryLine
             return summary + (policyState.rejection.map { "; \($0)" } ?? "")
         }
         // Everything that changes state (udev events, resyncs, reloads, control requests) passes one at a time.

@@ -103,7 +103,7 @@ struct EngineOptions: ParsableArguments {
             root: root, writer: writer ?? root, journal: journal, store: AssignmentStore(directory: stateDirectory),
             verdicts: { binding.verdicts(for: $0) }, sriovRules: binding.sriovRules,
             staticAssignments: binding.staticAssignments(in: graph),
-            stepTimeout: .milliseconds(Int(stepTimeout * 1000))))
+            stepTimeout: .milliseconds(Int(stepTimeout * 1000)), hostUse: { binding.hostUse(of: $1, in: $0) }))
         return (engine, journal, binding)
     }
 }

@@ -107,7 +107,8 @@ struct SimulateCommand: AsyncParsableCommand {
         let engine = try Engine(Engine.Configuration(
             root: host.sys, writer: kernel, journal: writer, store: AssignmentStore(directory: host.state),
             verdicts: { binding.verdicts(for: $0) }, sriovRules: binding.sriovRules,
-            staticAssignments: binding.staticAssignments(in: graph), stepTimeout: .seconds(5)))
+            staticAssignments: binding.staticAssignments(in: graph), stepTimeout: .seconds(5),
+            hostUse: { binding.hostUse(of: $1, in: $0) }))
         let runner = ScenarioRunner(kernel: kernel, engine: engine, journalDirectory: host.journal) { line in
             StandardOutput.write(line + "\n")
         }

@@ -83,7 +83,7 @@ import Journal
     }
 
     @Test func vfsUnderAnSRIOVRuleNeverMeetAHostDriver() async throws {
-        try await withHost(sriov: [SRIOVRule(pf: Self.nvme, numVFs: 3)]) { host in
+        try await withHost(sriov: [SRIOVRule(pf: Self.nvme, numVFs: 3, managesPF: true)]) { host in
             let report = await host.engine.start(version: "test")
             #expect(report.actions.contains { $0.plan.kind == .sriov && $0.result.outcome == .completed })
             let events = host.kernel.takeEmittedEvents()

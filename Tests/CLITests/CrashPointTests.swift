@@ -71,7 +71,7 @@ enum CrashOperation: String, CaseIterable, Sendable, CustomTestStringConvertible
         case .assign, .assignQuarantineNone, .release, .enforcement, .assignRolledBack:
             return "[manage]\ndevices = [\"\(Self.e1000)\", \"\(Self.virtio)\"]\n"
         case .sriov:
-            return "[manage]\nvfs_of = [\"\(Self.pf)\"]\n\n[[sriov]]\npf = \"\(Self.pf)\"\nnumvfs = 2\nvf_driver = \"vfio-pci\"\n"
+            return "[manage]\nvfs_of = [\"\(Self.pf)\"]\n\n[[sriov]]\npf = \"\(Self.pf)\"\nnumvfs = 2\nvf_driver = \"vfio-pci\"\nmanage_pf = true\n"
         }
     }
 

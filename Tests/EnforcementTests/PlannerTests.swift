@@ -236,7 +236,7 @@ import SimulatedKernel
             devices.append(PCIDevice(address: vf, vendorID: 0x1b36, deviceID: 0x0010, classCode: 0x010802, driver: "nvme",
                                      iommuGroup: 6, parent: .literal("0000:00:1c.1"), physfn: Self.nvme))
         }
-        let context = Self.context(graph: graph, managed: [Self.e1000], sriov: [SRIOVRule(pf: Self.nvme, numVFs: 2)])
+        let context = Self.context(graph: graph, managed: [Self.e1000], sriov: [SRIOVRule(pf: Self.nvme, numVFs: 2, managesPF: true)])
         let plan = try #require(Planner.enforce(vf, in: context))
         #expect(plan.refusals.isEmpty)
         #expect(plan.steps.map(\.description) == [
@@ -245,18 +245,18 @@ import SimulatedKernel
 
     @Test func anSRIOVRuleTurnsAutoprobeOffBeforeCreatingVFs() {
         let context = Self.context(managed: [Self.e1000], sriov: [])
-        let plan = Planner.sriov(SRIOVRule(pf: Self.nvme, numVFs: 3), in: context)
+        let plan = Planner.sriov(SRIOVRule(pf: Self.nvme, numVFs: 3, managesPF: true), in: context)
         #expect(plan.refusals.isEmpty)
         #expect(plan.steps.map(\.description) == ["0000:02:00.0: set sriov_drivers_autoprobe to 0", "0000:02:00.0: set sriov_numvfs to 3"])
-        #expect(Planner.sriov(SRIOVRule(pf: Self.nvme, numVFs: 9), in: context).refusals.map(\.description)
+        #expect(Planner.sriov(SRIOVRule(pf: Self.nvme, numVFs: 9, managesPF: true), in: context).refusals.map(\.description)
                 == ["0000:02:00.0: numvfs 9 is more than its sriov_totalvfs 4"])
-        #expect(Planner.sriov(SRIOVRule(pf: Self.e1000, numVFs: 1), in: context).refusals.map(\.description)
+        #expect(Planner.sriov(SRIOVRule(pf: Self.e1000, numVFs: 1, managesPF: true), in: context).refusals.map(\.description)
                 == ["0000:03:01.0: is not SR-IOV capable (no sriov_totalvfs)"])
         let withTwo = Self.q35Graph { devices in
             let index = devices.firstIndex { $0.address == Self.nvme }!
             devices[index].sriov = SRIOVState(totalVFs: 4, numVFs: 2, driversAutoprobe: false)
         }
-        #expect(Planner.sriov(SRIOVRule(pf: Self.nvme, numVFs: 3), in: Self.context(graph: withTwo, managed: [Self.e1000])).steps.map(\.description)
+        #expect(Planner.sriov(SRIOVRule(pf: Self.nvme, numVFs: 3, managesPF: true), in: Self.context(graph: withTwo, managed: [Self.e1000])).steps.map(\.description)
                 == ["0000:02:00.0: set sriov_numvfs to 0", "0000:02:00.0: set sriov_numvfs to 3"])
     }
 }

@@ -62,6 +62,12 @@ func sampleEvent(_ kind: RecordKind) -> JournalEvent {
     case .planFinished:
         .planFinished(PlanFinished(planID: 7, kind: .enforce, outcome: .rolledBack, failure: "unbind e1000e: Device or resource busy",
                                    failureKind: "write-failed", errno: 16))
+    case .planRefused:
+        .planRefused(PlanRefused(kind: "release", group: nicGroup, owner: "vm2", targets: [nic],
+                                 reasons: ["0000:03:01.0: is assigned to vm1, not vm2"]))
+    case .flapping:
+        .flapping(Flapping(device: nic, group: nicGroup, owner: "vm1", driver: "e1000e", fights: 5, windowSeconds: 60,
+                           backoffSeconds: 2))
     }
 }
 

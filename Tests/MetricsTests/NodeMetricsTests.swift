@@ -116,6 +116,21 @@ func writeSampleJournal(_ directory: String) async throws {
         try expectWellFormed(text)
     }
 
+    /// Issue 12 item 22: a `flapping` record shows in the metrics, by device.
+    @Test func flappingEpisodesAreCountedByDevice() async throws {
+        try await withTemporaryDirectory { directory in
+            let writer = try JournalWriter(directory: directory)
+            _ = try await writer.append(.flapping(Flapping(device: nic, fights: 5, windowSeconds: 60, backoffSeconds: 1)))
+            writer.close()
+            var metrics = NodeMetrics()
+            metrics.addJournal(try JournalReader(directory: directory).records())
+            let text = metrics.render()
+            #expect(text.contains("vfio_warden_flapping_total{device=\"\(nic)\"} 1\n"))
+            #expect(text.contains("vfio_warden_journal_records_total{kind=\"flapping\"} 1\n"))
+            try expectWellFormed(text)
+        }
+    }
+
     @Test func emptyJournalStillRendersEveryFamily() throws {
         let text = NodeMetrics().render()
         for name in ["vfio_warden_events_total", "vfio_warden_violations_total", "vfio_warden_enforcement_latency_seconds",

@@ -131,6 +131,7 @@ let generateCommand = "vfio-warden rules generate --policy /etc/vfio-warden/poli
             pf = "0000:02:00.0"
             numvfs = 2
             vf_driver = "pci-stub"
+            manage_pf = true
             """, file: "p.toml")
         let output = UdevRulesGenerator(policy: allowed, graph: try q35Graph()).generate(policyPath: "p.toml", command: "c")
         #expect(output.text.contains("KERNEL==\"0000:02:00.0\", ATTR{vendor}==\"0x1b36\", ATTR{device}==\"0x0010\", ATTR{sriov_drivers_autoprobe}=\"0\""))
@@ -150,6 +151,17 @@ let generateCommand = "vfio-warden rules generate --policy /etc/vfio-warden/poli
         #expect(!refused.text.contains("sriov_drivers_autoprobe}="))
         #expect(!refused.text.contains("physfn\", PROGRAM"))
         #expect(refused.warnings.count == 1)
+
+        // Issue 12 item 2: a PF outside [manage] whose rule does not say manage_pf gets no rule, nor does any PF
+        // of a monitor-only policy: udev writes nothing the agent would not.
+        for text in ["[manage]\ndevices = [\"0000:03:01.0\"]\n[[sriov]]\npf = \"0000:02:00.0\"\nnumvfs = 2\n",
+                     "[[sriov]]\npf = \"0000:02:00.0\"\nnumvfs = 2\nmanage_pf = true\n"] {
+            let ungated = UdevRulesGenerator(policy: try Policy.parse(text: text, file: "p.toml"), graph: try q35Graph())
+                .generate(policyPath: "p.toml", command: "c")
+            #expect(!ungated.text.contains("sriov_drivers_autoprobe}="))
+            #expect(!ungated.text.contains("physfn\", PROGRAM"))
+            #expect(ungated.warnings.count == 1)
+        }
     }
 }
 

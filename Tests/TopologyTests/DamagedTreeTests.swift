@@ -38,13 +38,31 @@ import SimulatedKernel
             #expect(nvmeDevice.problems.map(\.attribute) == ["driver"])
             #expect(nvmeDevice.problems.first?.message.contains("does not exist") == true)
 
+            // A read error never shrinks a group: kernel/iommu_groups/5/devices still lists the AHCI controller.
             let ahciDevice = try #require(graph.devices[.literal("0000:00:1f.2")])
-            #expect(ahciDevice.iommuGroup == nil)
+            #expect(ahciDevice.iommuGroup == 5)
             #expect(ahciDevice.problems.map(\.attribute) == ["iommu_group"])
-            #expect(graph.groups[5]?.members.map(\.description) == ["0000:00:1f.0", "0000:00:1f.3"])
+            #expect(graph.groups[5]?.members.map(\.description) == ["0000:00:1f.0", "0000:00:1f.2", "0000:00:1f.3"])
 
             // Untouched devices carry no problems.
             #expect(graph.devices[.literal("0000:01:00.0")]?.problems.isEmpty == true)
+        }
+    }
+
+    /// Issue 12 item 7: a member whose `iommu_group` link is missing (or unreadable) stays in the group the kernel
+    /// lists it in, on a full scan and on an event alike, so its group is never assigned without it.
+    @Test func aMemberWhoseGroupLinkIsMissingStaysInItsGroup() throws {
+        try withTemporaryRoot { root in
+            let tree = try ExampleHosts.build(ExampleHosts.q35, at: root)
+            let virtio = try tree.deviceDirectory(.literal("0000:03:02.0"))
+            try tree.removeItem("\(virtio)/iommu_group")
+            var graph = try TopologyGraph.scan(root: root)
+            #expect(graph.devices[.literal("0000:03:02.0")]?.iommuGroup == 4)
+            #expect(graph.devices[.literal("0000:03:02.0")]?.problems.map(\.attribute) == ["iommu_group"])
+            #expect(graph.groups[4]?.members.count == 3)
+            _ = graph.apply(DeviceEvent(action: .change, address: .literal("0000:03:02.0")), reading: root)
+            #expect(graph.groups[4]?.members.count == 3)
+            #expect(graph == (try TopologyGraph.scan(root: root)))
         }
     }
 
