@@ -177,9 +177,10 @@ extension Engine {
                 }
             case .release:
                 if let owner = entry.plan.owner, assignments.assignments.contains(where: { $0.owner == owner && devices.contains(where: $0.covers) }) {
-                    let finished = await release(owner: owner, addresses: devices.filter { address in
-                        assignments.assignments.contains { $0.owner == owner && $0.covers(address) }
-                    }, cause: cause)
+                    // A release that wrote steps was giving back the whole group: finish it by the addresses that
+                    // were asked for (the owner's assignment of them), whatever members the plan itself named.
+                    let held = assignments.assignments.filter { $0.owner == owner && devices.contains(where: $0.covers) }
+                    let finished = await release(owner: owner, addresses: held.flatMap { $0.requested.map(\.address) }, cause: cause)
                     report.merge(finished)
                     if finished.actions.allSatisfy({ $0.result.outcome == .completed }) {
                         outcome = .finished
