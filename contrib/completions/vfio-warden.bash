@@ -173,13 +173,13 @@ _vfio-warden() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    list|show|example-tree|snapshot|watch|journal|check|simulate|plan|assign|release|agent|rules|metrics|status|help)
+    list|show|example-tree|snapshot|watch|journal|check|policy|simulate|plan|assign|release|agent|rules|metrics|status|help)
         # Offer subcommand argument completions
         "_vfio-warden_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'list show example-tree snapshot watch journal check simulate plan assign release agent rules metrics status help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'list show example-tree snapshot watch journal check policy simulate plan assign release agent rules metrics status help' -- "${cur}"))
         ;;
     esac
 }
@@ -216,7 +216,7 @@ _vfio-warden_show() {
 
 _vfio-warden_example-tree() {
     repeating_flags=()
-    non_repeating_flags=(--no-iommu --version -h --help)
+    non_repeating_flags=(--no-iommu --with-proc --version -h --help)
     repeating_options=()
     non_repeating_options=(--host --groups --per-group)
     __vfio-warden_offer_flags_options 1
@@ -309,11 +309,14 @@ _vfio-warden_journal_show() {
     repeating_flags=()
     non_repeating_flags=(--follow -f --json --version -h --help)
     repeating_options=(--device --group --owner --kind)
-    non_repeating_options=(--journal --since --until)
+    non_repeating_options=(--sysfs-root --journal --since --until)
     __vfio-warden_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
+    '--sysfs-root')
+        return
+        ;;
     '--journal')
         return
         ;;
@@ -340,14 +343,20 @@ _vfio-warden_journal_show() {
 
 _vfio-warden_journal_verify() {
     repeating_flags=()
-    non_repeating_flags=(--version -h --help)
+    non_repeating_flags=(--against-journald --version -h --help)
     repeating_options=()
-    non_repeating_options=(--journal)
+    non_repeating_options=(--sysfs-root --journal --journald-json)
     __vfio-warden_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
+    '--sysfs-root')
+        return
+        ;;
     '--journal')
+        return
+        ;;
+    '--journald-json')
         return
         ;;
     esac
@@ -357,11 +366,14 @@ _vfio-warden_journal_stats() {
     repeating_flags=()
     non_repeating_flags=(--json --version -h --help)
     repeating_options=(--device --group --owner --kind)
-    non_repeating_options=(--journal --since --until)
+    non_repeating_options=(--sysfs-root --journal --since --until)
     __vfio-warden_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
+    '--sysfs-root')
+        return
+        ;;
     '--journal')
         return
         ;;
@@ -405,6 +417,37 @@ _vfio-warden_check() {
         return
         ;;
     esac
+}
+
+_vfio-warden_policy() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __vfio-warden_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    check)
+        # Offer subcommand argument completions
+        "_vfio-warden_policy_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'check' -- "${cur}"))
+        ;;
+    esac
+}
+
+_vfio-warden_policy_check() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __vfio-warden_offer_flags_options 1
 }
 
 _vfio-warden_simulate() {
@@ -745,11 +788,14 @@ _vfio-warden_status() {
     repeating_flags=()
     non_repeating_flags=(--json --k8s-labels --version -h --help)
     repeating_options=()
-    non_repeating_options=(--control-socket)
+    non_repeating_options=(--sysfs-root --control-socket)
     __vfio-warden_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
+    '--sysfs-root')
+        return
+        ;;
     '--control-socket')
         return
         ;;
