@@ -115,7 +115,16 @@ struct AgentCommand: AsyncParsableCommand {
         // A root that is not a live sysfs (a snapshot) may be watched, never written.
         let writer: (any SysfsAttributeWriter)? = kernel ?? (LiveSysfs.isSysfs(root.root.path) ? nil
             : StaticTreeWriter(root: root.root, given: engine.global.sysfsRoot))
-        let (engine, journal, binding) = try engine.makeEngine(root: root.root, journaled: true, writer: writer)
+        // Everything that changes state (udev events, resyncs, reloads, control requests, a repair put off by a
+        // flapping back-off) passes one at a time.
+        let gate = SerialGate()
+        let (engine, journal, binding) = try engine.makeEngine(root: root.root, journaled: true, writer: writer, scheduleWakeUp: { delay, wake in
+            Task {
+                try? await Task.sleep(for: delay)
+                guard !Task.isCancelled else { return }
+                await gate.run("repair after a flapping back-off") { await wake() }
+            }
+        })
         defer { journal?.close() }
         logger.info("agent starting", metadata: [
             "sysfs_root": "\(root.root)", "policy": "\(binding.policy.file)", "journal": "\(self.engine.journal)",
@@ -141,8 +150,6 @@ struct AgentCommand: AsyncParsableCommand {
                                       flapping: await engine.flappingDevices()).summaryLine
             return summary + (policyState.rejection.map { "; \($0)" } ?? "")
         }
-        // Everything that changes state (udev events, resyncs, reloads, control requests) passes one at a time.
-        let gate = SerialGate()
         let runtime = AgentRuntime(engine: engine, journal: journal, gate: gate, notifier: notifier, logger: logger, statusLine: status)
         // Crash recovery: plans the previous run journaled but never finished. A journal file that cannot be read
         // is said loudly (log, journal): the plans it holds cannot be recovered, start-up enforcement still runs.

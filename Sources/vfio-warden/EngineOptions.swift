@@ -80,7 +80,10 @@ struct EngineOptions: ParsableArguments {
 
     /// An engine that writes to sysfs under the root (or to `writer`: a simulated kernel), journals, and keeps
     /// assignments in the state directory. With `journaled: false` (planning only) no journal is opened.
-    func makeEngine(root: SysfsRoot, journaled: Bool, writer: (any SysfsAttributeWriter)? = nil) throws -> (Engine, JournalWriter?, PolicyBinding) {
+    /// `scheduleWakeUp`: how a repair put off by a flapping back-off is run later (the agent passes it through its
+    /// ``SerialGate``, so it never interleaves with an event or a request); `nil`: a plain task (one-shot commands).
+    func makeEngine(root: SysfsRoot, journaled: Bool, writer: (any SysfsAttributeWriter)? = nil,
+                    scheduleWakeUp: (@Sendable (Duration, @escaping @Sendable () async -> Void) -> Void)? = nil) throws -> (Engine, JournalWriter?, PolicyBinding) {
         // StrictModes: what changes devices as root obeys only a policy that root alone can change.
         if journaled { try PolicyTrust.requireTrusted(path: policyPath) }
         let policy = try loadPolicy()
@@ -103,7 +106,8 @@ struct EngineOptions: ParsableArguments {
             root: root, writer: writer ?? root, journal: journal, store: AssignmentStore(directory: stateDirectory),
             verdicts: { binding.verdicts(for: $0) }, sriovRules: binding.sriovRules,
             staticAssignments: binding.staticAssignments(in: graph),
-            stepTimeout: .milliseconds(Int(stepTimeout * 1000)), hostUse: { binding.hostUse(of: $1, in: $0) }))
+            stepTimeout: .milliseconds(Int(stepTimeout * 1000)), hostUse: { binding.hostUse(of: $1, in: $0) },
+            scheduleWakeUp: scheduleWakeUp))
         return (engine, journal, binding)
     }
 }
