@@ -350,11 +350,7 @@ public actor Engine {
         verdictCache = nil
         let planned = Planner.assign(addresses, owner: owner, siblings: siblings, in: context())
         if planned.contains(where: { $0.plan.isRefused }) {
-            for (plan, _) in planned {
-                if plan.isRefused { await refuse(plan, cause: cause, into: &report) } else {
-                    report.actions.append((plan, ExecutionResult(outcome: .refused)))
-                }
-            }
+            await refuseAll(planned.map(\.plan), cause: cause, into: &report)
             return report
         }
         for (plan, planned) in planned {
@@ -393,11 +389,7 @@ public actor Engine {
         let planned = Planner.release(owner: owner, addresses: addresses, in: context())
         // One refused plan refuses the request: nothing is written (another owner's device named beside one's own).
         if planned.contains(where: { $0.plan.isRefused }) {
-            for (plan, _) in planned {
-                if plan.isRefused { await refuse(plan, cause: cause, into: &report) } else {
-                    report.actions.append((plan, ExecutionResult(outcome: .refused)))
-                }
-            }
+            await refuseAll(planned.map(\.plan), cause: cause, into: &report)
             return report
         }
         for (plan, remaining) in planned {
@@ -481,6 +473,16 @@ public actor Engine {
                                               targets: plan.targets, reasons: plan.refusals.map(\.description))),
                      cause: cause, into: &report)
         report.actions.append((plan, ExecutionResult(outcome: .refused)))
+    }
+
+    /// A request one of whose plans is refused: the refused plans are journaled (``refuse(_:cause:into:)``), the
+    /// others reported as refused with them, and nothing is written (assign and release alike).
+    private func refuseAll(_ plans: [Plan], cause: Cause, into report: inout Report) async {
+        for plan in plans {
+            if plan.isRefused { await refuse(plan, cause: cause, into: &report) } else {
+                report.actions.append((plan, ExecutionResult(outcome: .refused)))
+            }
+        }
     }
 
     /// Remembers a repair a flapping back-off put off, and asks to be woken when it is due.

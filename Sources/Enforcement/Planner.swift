@@ -80,8 +80,8 @@ public enum Planner {
             for use in verdict.hostUse {
                 plan.refusals.append(.init(member.address, "is in use by the host: \(use)"))
             }
-            if let problem = member.problems.first(where: { $0.attribute == "iommu_group" }) {
-                plan.refusals.append(.init(member.address, "its iommu_group link cannot be read (\(problem.message)); the group's membership is unsure, so it is not assigned"))
+            if let unsure = member.unsureGroupReason {
+                plan.refusals.append(.init(member.address, unsure))
             }
             if member.problems.contains(where: { $0.attribute == "driver" || $0.attribute == "driver_override" }) {
                 plan.refusals.append(.init(member.address, "its driver state cannot be read (\(member.problems.map(\.description).joined(separator: "; ")))"))

@@ -71,7 +71,8 @@ public struct GroupCheck: Sendable, Hashable, Codable {
 }
 
 /// Combines the host-use analysis and the policy into group verdicts: a group is blocked when any member is in
-/// host use, protected, or outside the allowlist (bridges excepted: they are never written).
+/// host use, protected, outside the allowlist (bridges excepted: they are never written), or has an `iommu_group`
+/// link that cannot be read (``PCIDevice/unsureGroupReason``, which the planner refuses too).
 public enum GroupAssessment {
     /// Every group of `graph` in number order, then one pseudo-group per device without an IOMMU group.
     /// `serials`: PCI serial numbers by address (``PCISerialNumber/read(_:root:)``) for rules that check them.
@@ -114,6 +115,10 @@ public enum GroupAssessment {
             let verdict = policy.verdict(for: device, in: graph, serial: serials[device.address])
             var blocks = !use.safe
             for reason in use.reasons { reasons.append("\(device.address): \(reason.message)") }
+            if let unsure = device.unsureGroupReason {
+                blocks = true
+                reasons.append("\(device.address): \(unsure)")
+            }
             var name = verdict.name
             switch verdict {
             case .managed: break

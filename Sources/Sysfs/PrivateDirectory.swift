@@ -43,32 +43,39 @@ public enum PrivateDirectory {
 
     /// Refuses `path` when it is not a directory owned by root or by the user running us, or when its group or
     /// others may write it; the same for every directory above it, except a root-owned sticky one (`/tmp`),
-    /// where nobody else can rename or remove what is ours. Like sshd's StrictModes.
+    /// where nobody else can rename or remove what is ours. Like sshd's StrictModes, and with its walk
+    /// (``StrictModes/entries(of:)``): the path is resolved first, so a link cannot hide the directories that hold
+    /// its target. A path not made yet is judged by the nearest directory above it that exists. The innermost
+    /// problem is the one reported.
     public static func check(_ path: String) throws(Unsafe) {
-        let me = geteuid()
-        var current = path
-        var first = true
-        while !current.isEmpty {
-            var st = stat()
-            if stat(current, &st) == 0 {
-                let mode = UInt32(st.st_mode)
-                let sticky = mode & UInt32(S_ISVTX) != 0
-                if first && (mode & UInt32(S_IFMT)) != UInt32(S_IFDIR) {
-                    throw Unsafe(path: current, mode: mode, owner: st.st_uid, reason: "is not a directory")
-                }
-                if st.st_uid != 0 && st.st_uid != me {
-                    throw Unsafe(path: current, mode: mode, owner: st.st_uid, reason: "is owned by another user")
-                }
-                if mode & 0o022 != 0 && !(sticky && st.st_uid == 0 && !first) {
-                    let who = mode & 0o002 != 0 ? "anyone" : "its group"
-                    throw Unsafe(path: current, mode: mode, owner: st.st_uid,
-                                 reason: first ? "can be written by \(who)" : "can be written by \(who), and \(path) is inside it")
-                }
+        var existing = path
+        var entries: [StrictModes.Entry] = []
+        while true {
+            do {
+                entries = try StrictModes.entries(of: existing)
+                break
+            } catch {
+                guard error.errno == .noSuchFileOrDirectory, let slash = existing.lastIndex(of: "/") else { return }
+                existing = slash == existing.startIndex ? "/" : String(existing[..<slash])
+                if existing.isEmpty { existing = "." }
             }
-            first = false
-            if current == "/" { break }
-            guard let slash = current.lastIndex(of: "/") else { break }
-            current = slash == current.startIndex ? "/" : String(current[..<slash])
+        }
+        let trusted: Set<UInt32> = [0, UInt32(geteuid())]
+        for var entry in entries.reversed() {
+            let isPath = entry.isTarget && existing == path
+            entry.isTarget = isPath  // the nearest existing directory stands above a path not made yet
+            if isPath && !entry.isDirectory {
+                throw Unsafe(path: entry.path, mode: entry.mode, owner: entry.owner, reason: "is not a directory")
+            }
+            let faults = entry.faults(trusting: trusted)
+            if faults.foreignOwner {
+                throw Unsafe(path: entry.path, mode: entry.mode, owner: entry.owner, reason: "is owned by another user")
+            }
+            if faults.writableByOthers || faults.writableByGroup {
+                let who = faults.writableByOthers ? "anyone" : "its group"
+                throw Unsafe(path: entry.path, mode: entry.mode, owner: entry.owner,
+                             reason: isPath ? "can be written by \(who)" : "can be written by \(who), and \(path) is inside it")
+            }
         }
     }
 }

@@ -67,6 +67,15 @@ public struct PCIDevice: Sendable, Hashable, Codable {
 
     /// A short name of the class ("Ethernet controller"), from ``PCIClassNames``.
     public var className: String? { classCode.map(PCIClassNames.name(of:)) }
+
+    /// Why the device may not be assigned because its `iommu_group` link could not be read: the graph keeps it in
+    /// the group it was last seen in, but that group's membership is unsure. What the planner refuses and `check`
+    /// reports, in the same words; `nil` when the link was read.
+    public var unsureGroupReason: String? {
+        problems.first { $0.attribute == PCIAttribute.iommuGroup.rawValue }.map {
+            "its iommu_group link cannot be read (\($0.message)); the group's membership is unsure, so it is not assigned"
+        }
+    }
 }
 
 /// The SR-IOV attributes of a physical function.

@@ -1,4 +1,6 @@
+import Agent
 import ArgumentParser
+import Enforcement
 import Policy
 import Reports
 import Sysfs
@@ -19,8 +21,16 @@ struct CheckCommand: ParsableCommand {
             open exclusively, mounts of other mount namespaces, network interfaces that are up or carry addresses \
             or routes or were moved into another network namespace, the boot VGA, the console and the only \
             keyboard, bridges above any of these; docs/host-use.md), and what the policy says (managed, protected, outside the \
-            allowlist, naming the rule). A group is blocked when any member is in host use, protected, or outside \
-            the allowlist.
+            allowlist, naming the rule). A group is blocked when any member is in host use, protected, outside \
+            the allowlist, or has an iommu_group link that cannot be read (its group's membership is unsure; the \
+            agent refuses to assign it too).
+
+            Every [[sriov]] rule is run through the agent's planner: a rule its gates refuse (the PF is not the \
+            device the rule names, is outside [manage] without manage_pf = true, is protected, its group is assigned \
+            by an [[assign]], the PF or a VF is in host use, the policy is monitor-only, or the PF cannot take the \
+            VF count) is listed with the reasons: the agent would write nothing for it. With ADDRESS, only the \
+            rules whose PF is in that device's group. JSON: "sriov", one object a \
+            rule (rule, pf, numvfs, refused, reasons).
 
             With --validate-only (or `vfio-warden policy check FILE`, which prints the same), only the policy file \
             is read: its errors are printed as FILE:LINE:COLUMN: PATH: MESSAGE. Without it, the policy is also \
@@ -32,7 +42,7 @@ struct CheckCommand: ParsableCommand {
 
             Exit status: 0 when every group checked could be assigned (with --validate-only: the policy is valid); \
             1 when the check could not be made (sysfs unreadable, no such device); 2 when at least one group \
-            checked is blocked (with ADDRESS: that device's group); 3 when the policy file is invalid or cannot be \
+            checked is blocked (with ADDRESS: that device's group) or an [[sriov]] rule is refused; 3 when the policy file is invalid or cannot be \
             read, or an [[assign]] names a protected group; 64 for a usage error. A script that wants to know \
             whether a device may be given to a guest: `vfio-warden check ADDRESS >/dev/null; [ $? -eq 0 ]`.
 
@@ -80,7 +90,7 @@ struct CheckCommand: ParsableCommand {
         static let allClear: Int32 = 0
         /// The check could not be made: sysfs unreadable, no such device (any ``CommandFailure``).
         static let failed: Int32 = 1
-        /// At least one group checked is blocked.
+        /// At least one group checked is blocked, or an `[[sriov]]` rule is refused by the planner's gates.
         static let blocked: Int32 = 2
         /// The policy file is invalid or cannot be read, or an [[assign]] names a protected group.
         static let policyError: Int32 = 3
@@ -106,8 +116,15 @@ struct CheckCommand: ParsableCommand {
         } else {
             StandardOutput.write(Self.render(report))
         }
-        if !report.policyConflicts.isEmpty { throw ExitCode(Status.policyError) }
-        if report.groups.contains(where: \.blocked) { throw ExitCode(Status.blocked) }
+        let status = Self.exitStatus(report)
+        if status != Status.allClear { throw ExitCode(status) }
+    }
+
+    /// The exit status of a report: a policy conflict first, then a blocked group or a refused `[[sriov]]` rule.
+    static func exitStatus(_ report: Report) -> Int32 {
+        if !report.policyConflicts.isEmpty { return Status.policyError }
+        if report.groups.contains(where: \.blocked) || report.sriov.contains(where: \.refused) { return Status.blocked }
+        return Status.allClear
     }
 
     /// The policy at `path`; with no path, the default file, or monitor-only when the default file does not exist.
@@ -140,8 +157,50 @@ struct CheckCommand: ParsableCommand {
         var problems: [String]
         /// Errors only the tree shows: an [[assign]] that would take a protected device (FILE:LINE:COLUMN: ...).
         var policyConflicts: [String] = []
+        /// Every `[[sriov]]` rule of the policy, and whether the planner's gates let it write.
+        var sriov: [SRIOVCheck] = []
 
-        enum CodingKeys: String, CodingKey { case policy, groups, problems, policyConflicts = "policy_conflicts" }
+        enum CodingKeys: String, CodingKey {
+            case policy, groups, problems, sriov
+            case policyConflicts = "policy_conflicts"
+        }
+    }
+
+    /// One `[[sriov]]` rule as `check` shows it: what ``Planner/sriov(_:in:)`` would refuse now (its gates: the
+    /// PF's identity, `[manage]` or `manage_pf = true`, not protected, group not assigned by an `[[assign]]`, no host
+    /// use on the PF or its VFs, not monitor-only; and the PF's own state). A refused rule writes nothing.
+    struct SRIOVCheck: Encodable {
+        var rule: String
+        var pf: PCIAddress
+        var numVFs: Int
+        var refused: Bool
+        /// The planner's refusals, `ADDRESS: reason`; empty when the rule may write.
+        var reasons: [String]
+        enum CodingKeys: String, CodingKey { case rule, pf, refused, reasons, numVFs = "numvfs" }
+    }
+
+    /// Runs each `[[sriov]]` rule through the planner against `graph`, with the verdicts the agent would plan with
+    /// (``PolicyBinding``) and the `[[assign]]` rules standing for the assignments they make.
+    static func sriovChecks(policy: Policy, graph: TopologyGraph, sysfs: SysfsRoot, proc: SysfsRoot) -> [SRIOVCheck] {
+        guard !policy.sriov.isEmpty else { return [] }
+        let binding = PolicyBinding(policy: policy, sysfs: sysfs, proc: proc)
+        let assignments = binding.staticAssignments(in: graph).map { rule in
+            let members = rule.devices.compactMap { graph.devices[$0] }.map {
+                Enforcement.Assignment.Member(identity: DeviceIdentity($0), originalDriver: $0.driver, originalOverride: $0.driverOverride,
+                                  isBridge: $0.isBridge)
+            }
+            return Enforcement.Assignment(owner: rule.owner, requested: members.map(\.identity), members: members, isolationDriver: "vfio-pci")
+        }
+        let rules = binding.sriovRules
+        let context = PlannerContext(graph: graph, verdicts: binding.verdicts(for: graph),
+                                     assignments: AssignmentTable(assignments), loadedDrivers: [],
+                                     sriovRules: Dictionary(rules.map { ($0.pf, $0) }, uniquingKeysWith: { $1 }))
+        return zip(policy.sriov, rules).map { written, rule in
+            let plan = Planner.sriov(rule, in: context)
+            let position = written.position.map { ", line \($0.line)" } ?? ""
+            return SRIOVCheck(rule: "\(written.path) (\(rule.pf)\(position))", pf: rule.pf, numVFs: rule.numVFs,
+                              refused: plan.isRefused, reasons: plan.refusals.map(\.description))
+        }
     }
 
     static func report(sysfs: SysfsRoot, proc: SysfsRoot, policy: Policy, address: PCIAddress?) throws -> Report {
@@ -163,7 +222,11 @@ struct CheckCommand: ParsableCommand {
         }
         return Report(policy: .init(file: policy.file, monitorOnly: policy.isMonitorOnly, summary: summary(policy)),
                       groups: groups, problems: hostUse.problems,
-                      policyConflicts: policy.protectedAssignments(in: graph, serials: serials).map(\.description))
+                      policyConflicts: policy.protectedAssignments(in: graph, serials: serials).map(\.description),
+                      sriov: sriovChecks(policy: policy, graph: graph, sysfs: sysfs, proc: proc).filter { rule in
+                          // With ADDRESS, only the rules whose PF is in that device's group.
+                          address == nil || groups.contains { $0.members.contains { $0.address == rule.pf } }
+                      })
     }
 
     /// The text of `check`. Every value from sysfs, /proc or the policy goes through ``escapedForTerminal(_:)``.
@@ -189,6 +252,13 @@ struct CheckCommand: ParsableCommand {
             }
             if group.blocked {
                 out += "  Blocked because:\n" + group.reasons.map { "    - \(e($0))\n" }.joined()
+            }
+        }
+        if !report.sriov.isEmpty {
+            out += "\nSR-IOV rules:\n"
+            for rule in report.sriov {
+                out += "  \(e(rule.rule)): \(rule.numVFs) VFs: \(rule.refused ? "REFUSED, writes nothing" : "passes the gates")\n"
+                out += rule.reasons.map { "    - \(e($0))\n" }.joined()
             }
         }
         if !report.policyConflicts.isEmpty {

@@ -88,6 +88,64 @@ struct CheckCommandTests {
         }
     }
 
+    @Test("A member whose iommu_group link cannot be read blocks its group, as the planner refuses it")
+    func unreadableGroupLinkBlocks() throws {
+        try withQ35Host { sysfs, proc, base in
+            try FileManager.default.removeItem(atPath: base + "/sys/bus/pci/devices/0000:01:00.0/iommu_group")
+            let policy = try Policy.load(path: examplePolicyPath)
+            let report = try CheckCommand.report(sysfs: sysfs, proc: proc, policy: policy, address: nil)
+            let nicGroup = try #require(report.groups.first { $0.group == 2 })
+            #expect(nicGroup.blocked)
+            #expect(nicGroup.members.first { $0.address == .literal("0000:01:00.0") }?.blocks == true)
+            #expect(nicGroup.reasons.contains { $0.hasPrefix("0000:01:00.0: its iommu_group link cannot be read (") })
+            #expect(CheckCommand.exitStatus(report) == CheckCommand.Status.blocked)
+        }
+    }
+
+    @Test("An [[sriov]] rule the planner's gates refuse is reported with the planner's reasons, and check exits 2")
+    func refusedSRIOVRule() throws {
+        try withQ35Host { sysfs, proc, _ in
+            let text = try String(contentsOf: URL(fileURLWithPath: examplePolicyPath), encoding: .utf8)
+            let refusing = text.replacingOccurrences(of: "manage_pf = true", with: "manage_pf = false")
+            #expect(refusing != text)
+            let refused = try CheckCommand.report(sysfs: sysfs, proc: proc,
+                                                  policy: try Policy.parse(text: refusing, file: "policy.toml"), address: nil)
+            let rule = try #require(refused.sriov.first)
+            #expect(refused.sriov.count == 1)
+            #expect(rule.pf == .literal("0000:02:00.0"))
+            #expect(rule.refused)
+            #expect(rule.reasons == ["0000:02:00.0: is outside the allowlist ([manage]) and its [[sriov]] rule does not say manage_pf = true, so it may not be written"])
+            #expect(CheckCommand.exitStatus(refused) == CheckCommand.Status.blocked)
+            #expect(CheckCommand.render(refused).contains("sriov[0]"))
+            let object = try json(refused)
+            let rules = try #require(object["sriov"] as? [[String: Any]])
+            #expect(rules.first?["refused"] as? Bool == true)
+            // With ADDRESS, only rules whose PF is in that device's group count.
+            let elsewhere = try CheckCommand.report(sysfs: sysfs, proc: proc,
+                                                    policy: try Policy.parse(text: refusing, file: "policy.toml"),
+                                                    address: .literal("0000:01:00.0"))
+            #expect(elsewhere.sriov.isEmpty)
+            #expect(CheckCommand.exitStatus(elsewhere) == CheckCommand.Status.allClear)
+
+            let allowed = try CheckCommand.report(sysfs: sysfs, proc: proc,
+                                                  policy: try Policy.parse(text: text, file: "policy.toml"), address: nil)
+            #expect(allowed.sriov.map(\.refused) == [false])
+            #expect(allowed.sriov.first?.reasons == [])
+        }
+    }
+
+    @Test("An [[sriov]] rule whose PF is protected or in host use is refused by check too")
+    func sriovRuleOnAProtectedPF() throws {
+        try withQ35Host { sysfs, proc, _ in
+            let text = try String(contentsOf: URL(fileURLWithPath: examplePolicyPath), encoding: .utf8)
+            let protecting = text.replacingOccurrences(of: "\"0000:00:01.0\",", with: "\"0000:00:01.0\", \"0000:02:00.0\",")
+            #expect(protecting != text)
+            let report = try CheckCommand.report(sysfs: sysfs, proc: proc,
+                                                 policy: try Policy.parse(text: protecting, file: "policy.toml"), address: nil)
+            #expect(report.sriov.first?.reasons.contains { $0.hasPrefix("0000:02:00.0: is protected by the policy (") } == true)
+        }
+    }
+
     @Test("Golden: check --json and the text on the q35 host with the example policy")
     func golden() throws {
         try withQ35Host { sysfs, proc, _ in
