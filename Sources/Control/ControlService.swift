@@ -47,15 +47,21 @@ public struct ControlService: Sendable {
     /// was refused less than a window ago: then it is counted, and the count goes with its next refusal journaled.
     public func screen(_ peer: PeerCredentials) async -> ControlReply? {
         guard case .refused(let reason) = admit(peer) else { return nil }
-        if case .journal(let unjournaled, let elapsed, let otherUIDs) = refusals.note(uid: peer.uid) {
-            var text = "control connection refused: \(reason)"
-            if unjournaled > 0, let elapsed {
-                text += "; and \(unjournaled) more of uid \(peer.uid) in the \(elapsed.components.seconds) s since its last one journaled, counted, not journaled"
-            }
-            if otherUIDs > 0 { text += "; and \(otherUIDs) of uids too many to remember, counted, not journaled" }
-            _ = try? await journal?.append(.recordRefused(RecordRefused(reason: text)), cause: .control("connect", uid: peer.uid, pid: peer.pid))
-        }
+        await journalRefusal("control connection refused: \(reason)", uid: peer.uid, cause: .control("connect", uid: peer.uid, pid: peer.pid))
         return .failure(ControlProtocolError(.refused, reason + "; nothing this connection sends is read"))
+    }
+
+    /// Journals a refusal (`record_refused` with `cause`) unless `uid` was refused less than a window ago
+    /// (``refusals``, shared by refused connections and refused requests): then it is only counted, and the count goes
+    /// with the uid's next refusal journaled.
+    private func journalRefusal(_ reason: String, uid: UInt32, cause: Cause) async {
+        guard case .journal(let unjournaled, let elapsed, let otherUIDs) = refusals.note(uid: uid) else { return }
+        var text = reason
+        if unjournaled > 0, let elapsed {
+            text += "; and \(unjournaled) more of uid \(uid) in the \(elapsed.components.seconds) s since its last one journaled, counted, not journaled"
+        }
+        if otherUIDs > 0 { text += "; and \(otherUIDs) of uids too many to remember, counted, not journaled" }
+        _ = try? await journal?.append(.recordRefused(RecordRefused(reason: text)), cause: cause)
     }
 
     /// One request line (without its newline) from `peer`: the reply, never a thrown error.
@@ -72,8 +78,9 @@ public struct ControlService: Sendable {
     public func handle(_ request: ControlRequest, peer: PeerCredentials) async -> ControlReply {
         let cause = Cause.control(request.summary, uid: peer.uid, pid: peer.pid)
         if case .refused(let reason) = authorize(request.op, peer) {
-            // The refusal is journaled: who asked for what.
-            _ = try? await journal?.append(.recordRefused(RecordRefused(reason: "control request refused: \(reason)")), cause: cause)
+            // The refusal is journaled (who asked for what), rate-limited per uid as refused connections are: a
+            // read-group member looping `assign` cannot flood the journal.
+            await journalRefusal("control request refused: \(reason)", uid: peer.uid, cause: cause)
             return .failure(ControlProtocolError(.refused, reason), op: request.op.rawValue, id: request.id)
         }
         do {

@@ -19,7 +19,11 @@ import Topology
 /// When the kernel drops messages because the socket's receive buffer overflowed (`ENOBUFS`), or a uevent cannot
 /// be decoded, the sequence yields ``MonitorEvent/overflow``: the consumer must rescan instead of patching.
 ///
-/// Stopping (``stop()``, or the end of iteration: a cancelled task, a dropped iterator) wakes the thread, joins it
+/// Between the thread and the consumer sits a ``BoundedEventBuffer`` of ``eventCapacity`` events: when the consumer
+/// (the engine) stalls and the buffer fills, further events are dropped and the consumer gets one
+/// ``MonitorEvent/overflow`` for them, as for `ENOBUFS`, so a uevent storm cannot grow the agent's memory without bound.
+///
+/// Stopping (``stop()``, or the end of iteration: the consuming task cancelled) wakes the thread, joins it
 /// and closes the wake-up pipe; the thread frees the libudev objects before it ends. If the socket fails for good, the
 /// sequence ends and ``failure`` says why.
 ///
@@ -56,18 +60,22 @@ public final class UdevMonitor: AsyncSequence, Sendable {
     /// The events, in the order the socket delivered them. Iterate once.
     public let events: AsyncStream<MonitorEvent>
     let shared: MonitorThreadState
+    /// The events between the thread and the consumer.
+    let buffer: BoundedEventBuffer
 
     /// Starts the monitor thread and waits until its setup succeeded or failed.
     ///
     /// - Throws: ``UdevError`` naming the call that failed (`pipe`, `pthread_create`, `udev_new`,
     ///   `udev_monitor_new_from_netlink`, `udev_monitor_filter_add_match_subsystem_devtype`,
     ///   `udev_monitor_set_receive_buffer_size`, `udev_monitor_enable_receiving`, `udev_monitor_get_fd`) and its errno.
-    public convenience init(source: Source = .udev, receiveBufferSize: Int = UdevMonitor.defaultReceiveBufferSize) throws(UdevError) {
-        try self.init(source: source, sourceName: source.rawValue, receiveBufferSize: receiveBufferSize)
+    public convenience init(source: Source = .udev, receiveBufferSize: Int = UdevMonitor.defaultReceiveBufferSize,
+                            eventCapacity: Int = BoundedEventBuffer.defaultCapacity) throws(UdevError) {
+        try self.init(source: source, sourceName: source.rawValue, receiveBufferSize: receiveBufferSize, eventCapacity: eventCapacity)
     }
 
     /// As the public initialiser, with any netlink source name (tests pass a bad one to see setup fail).
-    init(source: Source, sourceName: String, receiveBufferSize: Int) throws(UdevError) {
+    init(source: Source, sourceName: String, receiveBufferSize: Int,
+         eventCapacity: Int = BoundedEventBuffer.defaultCapacity) throws(UdevError) {
         self.source = source
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe(&pipeFDs) == 0 else {
@@ -78,7 +86,7 @@ public final class UdevMonitor: AsyncSequence, Sendable {
             _ = fcntl(fd, F_SETFL, O_NONBLOCK)
         }
         let wake = WakePipe(readFD: pipeFDs[0], writeFD: pipeFDs[1])
-        let (stream, continuation) = AsyncStream.makeStream(of: MonitorEvent.self, bufferingPolicy: .unbounded)
+        let buffer = BoundedEventBuffer(capacity: eventCapacity)
         let shared = MonitorThreadState(wake: wake)
         let setup = OneShot<Result<Void, UdevError>>()
         let go = OneShot<Bool>()
@@ -86,7 +94,7 @@ public final class UdevMonitor: AsyncSequence, Sendable {
         do throws(UdevError) {
             let thread = try startThread(named: "udev-monitor") {
                 MonitorThreadState.run(sourceName: sourceName, receiveBufferSize: size, shared: shared,
-                                       continuation: continuation, setup: setup, go: go)
+                                       buffer: buffer, setup: setup, go: go)
             }
             shared.control.withLock { $0.thread = thread }
         } catch {
@@ -97,11 +105,14 @@ public final class UdevMonitor: AsyncSequence, Sendable {
             shared.stop()
             throw error
         }
-        // Runs when the consumer stops iterating (cancelled task, dropped iterator) or the thread ends the
-        // stream. It may run inside a task's cancellation, which must not block: it only wakes the thread, and
-        // the thread, finding nobody waiting to join it, detaches itself.
-        continuation.onTermination = { _ in shared.requestStop() }
-        self.events = stream
+        // `onCancel` runs when the consumer's task is cancelled. It runs inside that cancellation, which must not
+        // block: it only ends the buffer and wakes the thread, and the thread, finding nobody waiting to join it,
+        // detaches itself.
+        self.events = AsyncStream(unfolding: { await buffer.next() }, onCancel: {
+            buffer.finish()
+            shared.requestStop()
+        })
+        self.buffer = buffer
         self.shared = shared
         go.send(true)
     }
@@ -112,7 +123,7 @@ public final class UdevMonitor: AsyncSequence, Sendable {
 
     /// Wakes the monitor thread through its wake-up pipe, waits for it to free the libudev objects and end
     /// (`pthread_join(3)`), and ends the sequence. Idempotent, thread-safe, blocking for as long as the thread
-    /// takes to leave `poll(2)` (microseconds). Ending iteration stops the monitor too, without waiting.
+    /// takes to leave `poll(2)` (microseconds). Cancelling the consuming task stops the monitor too, without waiting.
     public func stop() {
         shared.stop()
     }
@@ -127,6 +138,12 @@ public final class UdevMonitor: AsyncSequence, Sendable {
     public var failure: UdevError? { shared.control.withLock { $0.failure } }
 
     public var statistics: Statistics { shared.control.withLock { $0.statistics } }
+
+    /// Events dropped because the consumer fell ``eventCapacity`` events behind, and the overflows they became.
+    public var bufferStatistics: BoundedEventBuffer.Statistics { buffer.statistics }
+
+    /// The most events held between the monitor thread and the consumer (one more for an overflow).
+    public var eventCapacity: Int { buffer.capacity }
 
     /// Set when the receive buffer could not be raised to the size asked for because the process may not
     /// exceed `net.core.rmem_max` (`SO_RCVBUFFORCE` needs `CAP_NET_ADMIN`): the monitor runs with the largest
@@ -195,16 +212,16 @@ final class MonitorThreadState: Sendable {
     /// The monitor thread's body: setup, report, wait for the go-ahead, then poll and read until told to stop.
     static func run(
         sourceName: String, receiveBufferSize: Int32, shared: MonitorThreadState,
-        continuation: AsyncStream<MonitorEvent>.Continuation,
+        buffer: BoundedEventBuffer,
         setup: OneShot<Result<Void, UdevError>>, go: OneShot<Bool>
     ) {
         let failure = withMonitor(sourceName: sourceName, receiveBufferSize: receiveBufferSize, shared: shared, setup: setup) { monitor, fd in
             _ = go.wait()
-            return pollLoop(monitor: monitor, fd: fd, sourceName: sourceName, shared: shared, continuation: continuation)
+            return pollLoop(monitor: monitor, fd: fd, sourceName: sourceName, shared: shared, buffer: buffer)
         }
         // libudev objects are freed by now.
         if let failure { shared.control.withLock { $0.failure = failure } }
-        continuation.finish()
+        buffer.finish()
         shared.control.withLock { control in
             control.ended = true
             if !control.releaseClaimed {
@@ -259,7 +276,7 @@ final class MonitorThreadState: Sendable {
     /// Polls the monitor socket and the wake-up pipe; drains the socket whenever it is readable.
     static func pollLoop(
         monitor: OpaquePointer, fd: Int32, sourceName: String, shared: MonitorThreadState,
-        continuation: AsyncStream<MonitorEvent>.Continuation
+        buffer: BoundedEventBuffer
     ) -> UdevError? {
         var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: shared.wake.readFD, events: Int16(POLLIN), revents: 0)]
@@ -283,7 +300,7 @@ final class MonitorThreadState: Sendable {
                 if let last = batch.undecodable.last { control.statistics.lastUndecodable = last }
             }
             for event in batch.events {
-                if case .terminated = continuation.yield(event) { return nil }
+                if !buffer.push(event) { return nil }
             }
             if let fatal = batch.fatal {
                 return UdevError(operation: "udev_monitor_receive_device", what: "source \(sourceName)", errno: fatal)

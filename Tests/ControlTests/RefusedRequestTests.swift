@@ -1,5 +1,6 @@
 import Foundation
 import Journal
+import Synchronization
 import Sysfs
 import Testing
 @testable import Agent
@@ -64,5 +65,40 @@ import Testing
         // uid 1000: the first journaled, 19 counted within the minute; uid 1001: its own first one.
         #expect(refused.count == 2, "\(refused.map(\.1.reason))")
         #expect(refused.map { StoryRenderer.causeText($0.0.cause).contains("uid 1000") } == [true, false])
+    }
+
+    /// Issue 19: a read-group member refused `assign`/`release` (only root may change state) goes through the same
+    /// per-uid limiter as a stranger's refused connection, not one record per request.
+    @Test func readGroupRefusalsAreRateLimitedLikeStrangers() async throws {
+        let host = try TestHost.make()
+        defer { host.remove() }
+        let journal = try JournalWriter(directory: host.journalDirectory)
+        defer { journal.close() }
+        // A clock the test moves: a thousand requests within one window, then one past it.
+        final class MovableClock: Sendable {
+            let now = Mutex(ContinuousClock.now)
+        }
+        let clock = MovableClock()
+        let access = ControlAccess(readGroup: 990, readGroupName: "vfio-readers")
+        let service = ControlService(engine: try host.makeEngine(journal: journal), journal: journal,
+                                     agent: { TestHost.agentInfo }, authorize: { access.decide($0, for: $1) },
+                                     admit: { access.decideConnection(for: $0) },
+                                     refusals: SharedRefusalLimiter(now: { clock.now.withLock { $0 } }))
+        let member = PeerCredentials(pid: 77, uid: 1000, gid: 990)
+        for index in 0..<1_000 {
+            let request = index % 2 == 0 ? ControlRequest(op: .assign, devices: [Self.sata], owner: "vm2")
+                                         : ControlRequest(op: .release, owner: "vm2")
+            let reply = await service.handle(request, peer: member)
+            #expect(reply.exitCode != 0, "a read-group member's \(request.summary) is refused")
+        }
+        #expect(try refusedRecords(host).count == 1, "the first refusal journaled, 999 counted")
+        clock.now.withLock { $0 = $0.advanced(by: .seconds(61)) }
+        _ = await service.handle(ControlRequest(op: .assign, devices: [Self.sata], owner: "vm2"), peer: member)
+        let refused = try refusedRecords(host)
+        #expect(refused.count == 2, "\(refused.map(\.1.reason))")
+        #expect(refused.allSatisfy { StoryRenderer.causeText($0.0.cause).contains("uid 1000 pid 77") })
+        #expect(refused.first?.1.reason.contains("only root") == true, "\(refused.first?.1.reason ?? "")")
+        #expect(refused.last?.1.reason.contains("and 999 more of uid 1000") == true, "\(refused.last?.1.reason ?? "")")
+        #expect(try JournalVerifier.verify(directory: host.journalDirectory).isIntact)
     }
 }
