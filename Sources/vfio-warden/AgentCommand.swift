@@ -63,6 +63,14 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("read-group"), help: ArgumentHelp("Members of this group may read over the control socket (status, list, plan); only root changes state. Anyone else is refused at connect, and the refusal journaled (once a minute per uid).", valueName: "group"))
     var readGroup: String?
 
+    @Option(name: .customLong("flapping-threshold"), help: ArgumentHelp(
+        "Repairs of one device within --flapping-window that make it flapping: journaled once, each further repair after a back-off (1 s doubling to 30 s). A benchmark that fights the agent on purpose raises it.",
+        valueName: "n"))
+    var flappingThreshold: Int = 5
+
+    @Option(name: .customLong("flapping-window"), help: ArgumentHelp("Seconds in which --flapping-threshold repairs of one device make it flapping.", valueName: "seconds"))
+    var flappingWindow: Double = 60
+
     @Option(help: ArgumentHelp("Stop after this many device events (for tests).", valueName: "n"))
     var count: Int?
 
@@ -71,6 +79,8 @@ struct AgentCommand: AsyncParsableCommand {
 
     func validate() throws {
         if resyncInterval < 0 { throw ValidationError("--resync-interval must be 0 or more seconds") }
+        if flappingThreshold < 1 { throw ValidationError("--flapping-threshold must be 1 or more repairs") }
+        if !(flappingWindow > 0) { throw ValidationError("--flapping-window must be more than 0 seconds") }
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
     }
 
@@ -118,7 +128,8 @@ struct AgentCommand: AsyncParsableCommand {
         // Everything that changes state (udev events, resyncs, reloads, control requests, a repair put off by a
         // flapping back-off) passes one at a time.
         let gate = SerialGate()
-        let (engine, journal, binding) = try engine.makeEngine(root: root.root, journaled: true, writer: writer, scheduleWakeUp: { delay, wake in
+        let flapping = FlapDetector.Settings(threshold: flappingThreshold, window: .milliseconds(Int64(flappingWindow * 1000)))
+        let (engine, journal, binding) = try engine.makeEngine(root: root.root, journaled: true, writer: writer, flapping: flapping, scheduleWakeUp: { delay, wake in
             Task {
                 try? await Task.sleep(for: delay)
                 guard !Task.isCancelled else { return }

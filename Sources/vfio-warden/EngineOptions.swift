@@ -83,6 +83,7 @@ struct EngineOptions: ParsableArguments {
     /// `scheduleWakeUp`: how a repair put off by a flapping back-off is run later (the agent passes it through its
     /// ``SerialGate``, so it never interleaves with an event or a request); `nil`: a plain task (one-shot commands).
     func makeEngine(root: SysfsRoot, journaled: Bool, writer: (any SysfsAttributeWriter)? = nil,
+                    flapping: FlapDetector.Settings = FlapDetector.Settings(),
                     scheduleWakeUp: (@Sendable (Duration, @escaping @Sendable () async -> Void) -> Void)? = nil) throws -> (Engine, JournalWriter?, PolicyBinding) {
         // StrictModes: what changes devices as root obeys only a policy that root alone can change.
         if journaled { try PolicyTrust.requireTrusted(path: policyPath) }
@@ -107,7 +108,7 @@ struct EngineOptions: ParsableArguments {
             verdicts: { binding.verdicts(for: $0) }, sriovRules: binding.sriovRules,
             staticAssignments: binding.staticAssignments(in: graph),
             stepTimeout: .milliseconds(Int(stepTimeout * 1000)), hostUse: { binding.hostUse(of: $1, in: $0) },
-            scheduleWakeUp: scheduleWakeUp))
+            flapping: flapping, scheduleWakeUp: scheduleWakeUp))
         return (engine, journal, binding)
     }
 }
