@@ -63,7 +63,9 @@ struct AgentSignalTests {
 
 extension AgentSignalTests {
     @Test(arguments: [(["--resync-interval=-1"], "--resync-interval must be 0 or more seconds"),
-                      (["--count", "0"], "--count must be at least 1")])
+                      (["--count", "0"], "--count must be at least 1"),
+                      (["--flapping-threshold", "0"], "--flapping-threshold must be 1 or more repairs"),
+                      (["--flapping-window", "0"], "--flapping-window must be more than 0 seconds")])
     func badAgentOptionsAreRefusedBeforeAnythingStarts(_ options: [String], _ message: String) throws {
         try CLI.withDirectory { directory in
             let result = try CLI.run(["agent", "--sysfs-root", "\(directory)/sys", "--run-dir", "\(directory)/run"] + options)
