@@ -659,7 +659,7 @@ _vfio-warden_agent() {
     repeating_flags=()
     non_repeating_flags=(--no-journald --no-control-socket --version -h --help)
     repeating_options=()
-    non_repeating_options=(--sysfs-root --policy --proc-root --journal --state-dir --step-timeout --source --resync-interval --run-dir --control-socket --read-group --count --timeout)
+    non_repeating_options=(--sysfs-root --policy --proc-root --journal --state-dir --step-timeout --source --resync-interval --run-dir --control-socket --read-group --flapping-threshold --flapping-window --count --timeout)
     __vfio-warden_offer_flags_options 0
 
     # Offer option value completions
@@ -696,6 +696,12 @@ _vfio-warden_agent() {
         return
         ;;
     '--read-group')
+        return
+        ;;
+    '--flapping-threshold')
+        return
+        ;;
+    '--flapping-window')
         return
         ;;
     '--count')

@@ -65,7 +65,7 @@ function __vfio-warden_parse_tokens -S
         case 'release'
             __vfio-warden_parse_subcommand -r 1 'sysfs-root=' 'policy=' 'proc-root=' 'journal=' 'state-dir=' 'no-journald' 'step-timeout=' 'owner=' 'json' 'control-socket=' 'direct' 'version' 'h/help'
         case 'agent'
-            __vfio-warden_parse_subcommand 0 'sysfs-root=' 'policy=' 'proc-root=' 'journal=' 'state-dir=' 'no-journald' 'step-timeout=' 'source=' 'resync-interval=' 'run-dir=' 'control-socket=' 'no-control-socket' 'read-group=' 'count=' 'timeout=' 'version' 'h/help'
+            __vfio-warden_parse_subcommand 0 'sysfs-root=' 'policy=' 'proc-root=' 'journal=' 'state-dir=' 'no-journald' 'step-timeout=' 'source=' 'resync-interval=' 'run-dir=' 'control-socket=' 'no-control-socket' 'read-group=' 'flapping-threshold=' 'flapping-window=' 'count=' 'timeout=' 'version' 'h/help'
         case 'rules'
             __vfio-warden_parse_subcommand 0 'version' 'h/help'
             switch $unparsed_tokens[1]
@@ -305,6 +305,8 @@ complete -c 'vfio-warden' -n '__vfio-warden_should_offer_completions_for_flags_o
 complete -c 'vfio-warden' -n '__vfio-warden_should_offer_completions_for_flags_or_options "vfio-warden agent" control-socket' -l 'control-socket' -d 'The control socket (default RUN-DIR/control.sock; @NAME: abstract).' -rfka ''
 complete -c 'vfio-warden' -n '__vfio-warden_should_offer_completions_for_flags_or_options "vfio-warden agent" no-control-socket' -l 'no-control-socket' -d 'Serve no control socket.'
 complete -c 'vfio-warden' -n '__vfio-warden_should_offer_completions_for_flags_or_options "vfio-warden agent" read-group' -l 'read-group' -d 'Members of this group may read over the control socket (status, list, plan); only root changes state. Anyone else is refused at connect, and the refusal journaled (once a minute per uid).' -rfka ''
+complete -c 'vfio-warden' -n '__vfio-warden_should_offer_completions_for_flags_or_options "vfio-warden agent" flapping-threshold' -l 'flapping-threshold' -d 'Repairs of one device within --flapping-window that make it flapping: journaled once, each further repair after a back-off (1 s doubling to 30 s). A benchmark that fights the agent on purpose raises it.' -rfka ''
+complete -c 'vfio-warden' -n '__vfio-warden_should_offer_completions_for_flags_or_options "vfio-warden agent" flapping-window' -l 'flapping-window' -d 'Seconds in which --flapping-threshold repairs of one device make it flapping.' -rfka ''
 complete -c 'vfio-warden' -n '__vfio-warden_should_offer_completions_for_flags_or_options "vfio-warden agent" count' -l 'count' -d 'Stop after this many device events (for tests).' -rfka ''
 complete -c 'vfio-warden' -n '__vfio-warden_should_offer_completions_for_flags_or_options "vfio-warden agent" timeout' -l 'timeout' -d 'Stop after this many seconds (for tests).' -rfka ''
 complete -c 'vfio-warden' -n '__vfio-warden_should_offer_completions_for_flags_or_options "vfio-warden agent" version' -l 'version' -d 'Show the version.'
